@@ -1,0 +1,116 @@
+//! Connecting to PostgreSQL: create the database when it is missing, open a
+//! pool, apply the migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+/// The migrations in `schema/migrations`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What can go wrong while getting a usable database.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The URL does not parse.
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    BadUrl(#[source] sqlx::Error),
+    /// The server could not be reached or refused us.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// Creating the missing database failed.
+    #[error("cannot create database {database:?}: {source}")]
+    Create {
+        /// The database name.
+        database: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrating the schema failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a caller waits for a connection before getting an error.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens a pool on `url`, creating the database first when it does not exist.
+pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, DatabaseError> {
+    let options = PgConnectOptions::from_str(url).map_err(DatabaseError::BadUrl)?;
+    create_database_if_missing(&options).await?;
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(DatabaseError::Connect)
+}
+
+/// Applies every pending migration. sqlx holds an advisory lock while it
+/// migrates, so several replicas may start at once.
+pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// True when the schema is at least as new as this build expects; a
+/// read-only tach-query waits for this instead of migrating itself.
+pub async fn schema_is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let latest = MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0);
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT max(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    .or_else(|error| match &error {
+        // No migrations table yet: nothing is applied.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+        _ => Err(error),
+    })?;
+    Ok(applied.unwrap_or(0) >= latest)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), DatabaseError> {
+    let database = options.get_database().unwrap_or("postgres").to_owned();
+    match options.connect().await {
+        Ok(connection) => {
+            let _ = connection.close().await;
+            return Ok(());
+        }
+        // 3D000: invalid_catalog_name, the database does not exist.
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("3D000") => {}
+        Err(error) => return Err(DatabaseError::Connect(error)),
+    }
+    let mut admin: PgConnection = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .map_err(DatabaseError::Connect)?;
+    let statement = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+    let created = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await;
+    let _ = admin.close().await;
+    match created {
+        Ok(_) => Ok(()),
+        // 42P04: duplicate_database, another replica created it first.
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => Ok(()),
+        Err(source) => Err(DatabaseError::Create { database, source }),
+    }
+}

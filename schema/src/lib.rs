@@ -1,0 +1,22 @@
+//! tach-schema: what tach-ingest and tach-query share.
+//!
+//! - [`event`] and [`envelope`]: the event model, and parsing every envelope
+//!   publishers send (SPEC §3) into it; pure functions.
+//! - [`database`]: connecting, creating the database, the embedded migrations.
+//! - [`store`]: the write path — a batch of events deduplicated, stored and
+//!   aggregated in one transaction (DESIGN.md). Both the AMQP consumer and
+//!   the release write API go through it.
+
+pub mod database;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod image_type;
+pub mod store;
+pub mod timestamp;
+
+pub use database::{connect, migrate, DatabaseError, PoolSettings, MIGRATOR};
+pub use envelope::parse;
+pub use error::ParseError;
+pub use event::{Delivery, Event, ExchangeFamily, Family};
+pub use store::{BatchOutcome, Rejected, Store, StoreError};

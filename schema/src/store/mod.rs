@@ -1,0 +1,170 @@
+//! The write path both binaries share (DESIGN.md): a batch of parsed events
+//! and rejected deliveries goes to PostgreSQL in one transaction — dedup on
+//! the key table, set-based insert of the new raw rows, the catalogs, the
+//! rejected rows — and the caller acknowledges only after it commits.
+
+mod catalog;
+mod keys;
+mod partitions;
+mod raw;
+mod rejected;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::event::Event;
+
+pub use partitions::{drop_older_than, DroppedPartition};
+pub use rejected::{PendingRejected, Rejected};
+
+/// Why a batch did not commit.
+#[derive(Debug, thiserror::Error)]
+#[error("writing a batch of {batch_size} events failed at {step}: {source}")]
+pub struct StoreError {
+    /// The step that failed.
+    pub step: &'static str,
+    /// How many events the batch held.
+    pub batch_size: usize,
+    /// The database error.
+    #[source]
+    pub source: sqlx::Error,
+}
+
+impl StoreError {
+    fn at(step: &'static str, batch_size: usize) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError {
+            step,
+            batch_size,
+            source,
+        }
+    }
+
+    /// True when retrying the same batch later can succeed (the database is
+    /// down, restarting, or a connection was killed). Otherwise the data
+    /// itself was refused, and retrying would block the stream forever.
+    pub fn is_transient(&self) -> bool {
+        match &self.source {
+            sqlx::Error::Database(error) => {
+                let code = error.code().unwrap_or_default();
+                // 22: data exception, 23: integrity violation, 54: program limit
+                // exceeded (e.g. an index row too large): the input's fault.
+                !(code.starts_with("22") || code.starts_with("23") || code.starts_with("54"))
+            }
+            _ => true,
+        }
+    }
+}
+
+/// What committing a batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Indexes (into the batch's events) of the events stored for the first time.
+    pub stored: Vec<usize>,
+    /// Indexes of events already stored earlier (or twice in this batch).
+    pub duplicates: Vec<usize>,
+}
+
+/// Handle on the database for writing batches. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    partitions: Arc<partitions::KnownPartitions>,
+    catalog: Arc<catalog::KnownNames>,
+}
+
+impl Store {
+    /// A store writing through `pool`.
+    pub fn new(pool: PgPool) -> Store {
+        Store {
+            pool,
+            partitions: Arc::default(),
+            catalog: Arc::default(),
+        }
+    }
+
+    /// The pool this store writes through.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The id of deployment `name`, created on first use.
+    pub async fn deployment_id(&self, name: &str) -> Result<i32, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO deployments (name) VALUES ($1)
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+             RETURNING id",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Writes one batch of one deployment in a single transaction: nothing of
+    /// it is visible, and nothing may be acknowledged, until this returns Ok.
+    pub async fn write_batch(
+        &self,
+        deployment_id: i32,
+        events: &[Event],
+        rejected: &[Rejected],
+    ) -> Result<BatchOutcome, StoreError> {
+        let batch_size = events.len();
+        self.partitions
+            .ensure(&self.pool, events.iter().map(|event| event.when))
+            .await
+            .map_err(StoreError::at("creating partitions", batch_size))?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::at("begin", batch_size))?;
+        let new_ids = keys::claim(&mut tx, deployment_id, events)
+            .await
+            .map_err(StoreError::at("dedup", batch_size))?;
+        let outcome = outcome_of(events, &new_ids);
+        let new_events: Vec<(i64, &Event)> = outcome
+            .stored
+            .iter()
+            .map(|&index| (new_ids[index].unwrap_or_default(), &events[index]))
+            .collect();
+        raw::insert(&mut tx, deployment_id, &new_events)
+            .await
+            .map_err(StoreError::at("inserting raw events", batch_size))?;
+        let pending_names = self.catalog.unknown(new_events.iter().map(|(_, event)| *event));
+        catalog::insert(&mut tx, &pending_names)
+            .await
+            .map_err(StoreError::at("updating catalogs", batch_size))?;
+        rejected::insert(&mut tx, rejected)
+            .await
+            .map_err(StoreError::at("storing rejected messages", batch_size))?;
+        tx.commit().await.map_err(StoreError::at("commit", batch_size))?;
+        self.catalog.remember(pending_names);
+        Ok(outcome)
+    }
+
+    /// Rejected messages not yet replayed, oldest first, at most `limit`,
+    /// after id `after`; optionally only those of one reason.
+    pub async fn pending_rejected(
+        &self,
+        after: i64,
+        reason: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<PendingRejected>, sqlx::Error> {
+        rejected::pending(&self.pool, after, reason, limit).await
+    }
+
+    /// Marks rejected messages as replayed (they were stored or rejected anew).
+    pub async fn mark_replayed(&self, ids: &[i64]) -> Result<(), sqlx::Error> {
+        rejected::mark_replayed(&self.pool, ids).await
+    }
+}
+
+/// Splits a batch into first-time and duplicate events. `new_ids[i]` is the
+/// event id claimed for event `i`, or None when its message id was known;
+/// a message id repeated inside one batch claims once.
+fn outcome_of(events: &[Event], new_ids: &[Option<i64>]) -> BatchOutcome {
+    let mut outcome = BatchOutcome::default();
+    for (index, _) in events.iter().enumerate() {
+        match new_ids[index] {
+            Some(_) => outcome.stored.push(index),
+            None => outcome.duplicates.push(index),
+        }
+    }
+    outcome
+}
