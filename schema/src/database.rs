@@ -73,17 +73,20 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DatabaseError> {
 /// True when the schema is at least as new as this build expects; a
 /// read-only tach-query waits for this instead of migrating itself.
 pub async fn schema_is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let latest = MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0);
-    let applied: Option<i64> = sqlx::query_scalar(
-        "SELECT max(version) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(pool)
-    .await
-    .or_else(|error| match &error {
-        // No migrations table yet: nothing is applied.
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
-        _ => Err(error),
-    })?;
+    let latest = MIGRATOR
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0);
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .or_else(|error| match &error {
+                // No migrations table yet: nothing is applied.
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+                _ => Err(error),
+            })?;
     Ok(applied.unwrap_or(0) >= latest)
 }
 
@@ -105,7 +108,9 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Da
         .await
         .map_err(DatabaseError::Connect)?;
     let statement = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
-    let created = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await;
+    let created = sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut admin)
+        .await;
     let _ = admin.close().await;
     match created {
         Ok(_) => Ok(()),

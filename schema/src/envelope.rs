@@ -26,7 +26,8 @@ const MAX_YEAR: i32 = 9998;
 
 /// Namespace of message ids derived from a body's bytes (uuid v5), so the
 /// same bytes always get the same id and a replay is recognized (SPEC §3.2).
-const DERIVED_ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x7ac4_9b1e_2f5d_4c33_9e0a_51d6_c8f2_a417);
+const DERIVED_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x7ac4_9b1e_2f5d_4c33_9e0a_51d6_c8f2_a417);
 
 /// Parses one delivery into an event.
 pub fn parse(delivery: &Delivery<'_>, max_body_bytes: usize) -> Result<Event, ParseError> {
@@ -97,7 +98,9 @@ fn unwrap_envelope(bytes: &[u8]) -> Result<(String, Map<String, Value>), ParseEr
         return Ok((text, outer));
     };
     let Value::String(inner_text) = inner else {
-        return Err(ParseError::BadEnvelope("oslo.message is not a string".into()));
+        return Err(ParseError::BadEnvelope(
+            "oslo.message is not a string".into(),
+        ));
     };
     let message = parse_object(inner_text.as_bytes())
         .map_err(|error| ParseError::BadEnvelope(format!("oslo.message: {error}")))?;
@@ -105,8 +108,8 @@ fn unwrap_envelope(bytes: &[u8]) -> Result<(String, Map<String, Value>), ParseEr
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ParseError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|error| ParseError::InvalidJson(error.to_string()))?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|error| ParseError::InvalidJson(error.to_string()))?;
     match value {
         Value::Object(object) => Ok(object),
         Value::Array(_) => Err(ParseError::NotAnObject("array")),
@@ -138,7 +141,10 @@ fn message_id(message: &Map<String, Value>, bytes: &[u8]) -> Result<String, Pars
 
 /// `timestamp`, else `_context_timestamp` (older nova), else the time of
 /// receipt (versioned samples and some glance events carry none).
-fn event_time(message: &Map<String, Value>, received_at: DateTime<Utc>) -> Result<DateTime<Utc>, ParseError> {
+fn event_time(
+    message: &Map<String, Value>,
+    received_at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ParseError> {
     for field in ["timestamp", "_context_timestamp"] {
         match message.get(field) {
             None | Some(Value::Null) => continue,
@@ -170,7 +176,10 @@ fn column_text(value: Option<&Value>) -> Option<String> {
 
 /// `text` without NUL, cut to [`MAX_FIELD_CHARS`].
 fn clean_text(text: &str) -> String {
-    text.chars().filter(|c| *c != '\0').take(MAX_FIELD_CHARS).collect()
+    text.chars()
+        .filter(|c| *c != '\0')
+        .take(MAX_FIELD_CHARS)
+        .collect()
 }
 
 /// Like [`column_text`], but an empty string counts as absent.
@@ -193,7 +202,11 @@ fn derive_common(event: &mut Event) {
         Some(Value::String(publisher)) => Some(publisher.clone()),
         _ => None,
     };
-    let separator = if versioned_data(event).is_some() { ':' } else { '.' };
+    let separator = if versioned_data(event).is_some() {
+        ':'
+    } else {
+        '.'
+    };
     if let Some(publisher) = &publisher {
         // Split before cutting, so an overlong host does not eat the service.
         let (service, host) = match publisher.split_once(separator) {
@@ -269,13 +282,17 @@ fn derive_glance(event: &mut Event) {
         return;
     };
     let properties = payload.get("properties").and_then(Value::as_object);
-    let meta = payload.get("image_meta").and_then(Value::as_object).or(properties);
+    let meta = payload
+        .get("image_meta")
+        .and_then(Value::as_object)
+        .or(properties);
     let image_type = image_type::flags(meta, None);
     let image_uuid = non_empty_text(payload.get("id"));
     let image_status = non_empty_text(payload.get("status"));
     let image_owner = non_empty_text(payload.get("owner"));
     let image_size = payload.get("size").and_then(Value::as_i64);
-    let instance = properties.and_then(|properties| non_empty_text(properties.get("instance_uuid")));
+    let instance =
+        properties.and_then(|properties| non_empty_text(properties.get("instance_uuid")));
     event.image_type = Some(image_type);
     event.image_uuid = image_uuid;
     event.image_status = image_status;

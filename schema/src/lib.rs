@@ -11,7 +11,11 @@ pub mod database;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod histogram;
 pub mod image_type;
+pub mod kpi;
+pub mod pairing;
+pub mod prometheus;
 pub mod store;
 pub mod timestamp;
 

@@ -90,8 +90,14 @@ fn render_template(template: &Value) -> Vec<Value> {
     let mut text = serde_json::to_string(&items[1..]).unwrap();
     for (placeholder, offset) in time_map {
         let [days, seconds, micros] = [0, 1, 2].map(|i| offset[i].as_i64().unwrap());
-        let when = base + Duration::days(days) + Duration::seconds(seconds) + Duration::microseconds(micros);
-        text = text.replace(placeholder, &when.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let when = base
+            + Duration::days(days)
+            + Duration::seconds(seconds)
+            + Duration::microseconds(micros);
+        text = text.replace(
+            placeholder,
+            &when.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        );
     }
     while let Some(start) = text.find("[[[[") {
         let end = text[start..].find("]]]]").unwrap() + start + 4;
@@ -104,7 +110,13 @@ fn render_template(template: &Value) -> Vec<Value> {
 /// tests/samples/SOURCES.md). A file nobody classified fails the test.
 fn deliveries_of(path: &Path) -> Vec<Sample> {
     let file = path.file_name().unwrap().to_str().unwrap().to_owned();
-    let directory = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+    let directory = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let value = || read_json(path);
     let routed = |family: ExchangeFamily| -> Vec<Sample> {
         value()
@@ -113,7 +125,11 @@ fn deliveries_of(path: &Path) -> Vec<Sample> {
             .iter()
             .map(|item| {
                 let routing_key = item["routing_key"].as_str().unwrap();
-                let family = if routing_key.starts_with("generic") { ExchangeFamily::Generic } else { family };
+                let family = if routing_key.starts_with("generic") {
+                    ExchangeFamily::Generic
+                } else {
+                    family
+                };
                 Sample {
                     file: file.clone(),
                     exchange_family: family,
@@ -138,20 +154,30 @@ fn deliveries_of(path: &Path) -> Vec<Sample> {
     };
     let each = |family: ExchangeFamily| -> Vec<Sample> {
         match value() {
-            Value::Array(items) => items.iter().map(|body| notification(&file, family, body)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|body| notification(&file, family, body))
+                .collect(),
             body => vec![notification(&file, family, &body)],
         }
     };
     match (directory, file.as_str()) {
         (_, name) if name.ends_with(".md") => vec![],
         (_, name) if name.contains("amqp-deliveries") => amqp(),
-        (_, name) if name.ends_with("stacktach-tests.json") => {
-            routed(if directory == "glance" { ExchangeFamily::Glance } else { ExchangeFamily::Nova })
-        }
+        (_, name) if name.ends_with("stacktach-tests.json") => routed(if directory == "glance" {
+            ExchangeFamily::Glance
+        } else {
+            ExchangeFamily::Nova
+        }),
         ("oslo-messaging", _) => vec![Sample {
             file: file.clone(),
             exchange_family: ExchangeFamily::Nova,
-            routing_key: if file.contains("error") { "notifications.error" } else { "notifications.info" }.into(),
+            routing_key: if file.contains("error") {
+                "notifications.error"
+            } else {
+                "notifications.info"
+            }
+            .into(),
             body: std::fs::read(path).unwrap(),
         }],
         ("nova-legacy" | "nova-versioned", _) => each(ExchangeFamily::Nova),
@@ -184,8 +210,12 @@ fn deliveries_of(path: &Path) -> Vec<Sample> {
             .iter()
             .map(|tag| tach_event(&file, "release.create", tag))
             .collect(),
-        ("releases", "orlo-json_examples-releases.json") => vec![tach_event(&file, "release.create", &value())],
-        ("releases", "orlo-json_examples-package.json") => vec![tach_event(&file, "package.start", &value())],
+        ("releases", "orlo-json_examples-releases.json") => {
+            vec![tach_event(&file, "release.create", &value())]
+        }
+        ("releases", "orlo-json_examples-package.json") => {
+            vec![tach_event(&file, "package.start", &value())]
+        }
         other => panic!("unclassified sample {other:?}: say in deliveries_of how to read it"),
     }
 }
@@ -206,7 +236,10 @@ fn all_samples() -> Vec<Sample> {
 }
 
 fn sample(file: &str, index: usize) -> Event {
-    let samples: Vec<Sample> = all_samples().into_iter().filter(|s| s.file == file).collect();
+    let samples: Vec<Sample> = all_samples()
+        .into_iter()
+        .filter(|s| s.file == file)
+        .collect();
     samples[index].parse().unwrap()
 }
 
@@ -215,7 +248,9 @@ fn every_sample_parses() {
     let samples = all_samples();
     assert!(samples.len() > 500, "only {} deliveries", samples.len());
     for sample in &samples {
-        let event = sample.parse().unwrap_or_else(|error| panic!("{}: {error}", sample.file));
+        let event = sample
+            .parse()
+            .unwrap_or_else(|error| panic!("{}: {error}", sample.file));
         assert!(!event.event_type.is_empty(), "{}", sample.file);
         assert!(!event.message_id.is_empty(), "{}", sample.file);
     }
@@ -227,13 +262,22 @@ fn legacy_nova_fields() {
     assert_eq!(event.family, Family::Nova);
     assert_eq!(event.event_type, "compute.instance.update");
     assert_eq!(event.message_id, "45b90e58-9bca-5c2a-a7db-bb08ceea649b");
-    assert_eq!(event.when, Utc.with_ymd_and_hms(2015, 1, 22, 0, 0, 0).unwrap());
+    assert_eq!(
+        event.when,
+        Utc.with_ymd_and_hms(2015, 1, 22, 0, 0, 0).unwrap()
+    );
     assert_eq!(event.publisher.as_deref(), Some("api.api-01"));
     assert_eq!(event.service.as_deref(), Some("api"));
     assert_eq!(event.host.as_deref(), Some("api-01"));
-    assert_eq!(event.instance.as_deref(), Some("248c4d3b-5329-5e58-96c3-cb77f0798c4b"));
+    assert_eq!(
+        event.instance.as_deref(),
+        Some("248c4d3b-5329-5e58-96c3-cb77f0798c4b")
+    );
     assert_eq!(event.tenant.as_deref(), Some("210397"));
-    assert_eq!(event.request_id.as_deref(), Some("req-cebe3671-b96a-54f8-9c82-780906f80aed"));
+    assert_eq!(
+        event.request_id.as_deref(),
+        Some("req-cebe3671-b96a-54f8-9c82-780906f80aed")
+    );
     assert_eq!(event.state.as_deref(), Some("building"));
     assert_eq!(event.old_state, None);
     assert_eq!(event.old_task, None);
@@ -244,20 +288,39 @@ fn legacy_nova_fields() {
 
 #[test]
 fn oslo_v2_envelope_is_unwrapped() {
-    let event = sample("oslo-messaging-v2-envelope-compute.instance.create.end.json", 0);
+    let event = sample(
+        "oslo-messaging-v2-envelope-compute.instance.create.end.json",
+        0,
+    );
     assert_eq!(event.message_id, "44a60c6f-c911-4470-aed5-a006ca1625e9");
     assert_eq!(event.event_type, "compute.instance.create.end");
-    assert_eq!(event.when, DateTime::parse_from_rfc3339("2026-11-22T22:11:43.640231Z").unwrap());
+    assert_eq!(
+        event.when,
+        DateTime::parse_from_rfc3339("2026-11-22T22:11:43.640231Z").unwrap()
+    );
     assert_eq!(event.service.as_deref(), Some("compute"));
     assert_eq!(event.host.as_deref(), Some("compute-53"));
-    assert_eq!(event.instance.as_deref(), Some("248c4d3b-5329-5e58-96c3-cb77f0798c4b"));
+    assert_eq!(
+        event.instance.as_deref(),
+        Some("248c4d3b-5329-5e58-96c3-cb77f0798c4b")
+    );
     assert_eq!(event.tenant.as_deref(), Some("210397"));
-    assert_eq!(event.request_id.as_deref(), Some("req-cebe3671-b96a-54f8-9c82-780906f80aed"));
+    assert_eq!(
+        event.request_id.as_deref(),
+        Some("req-cebe3671-b96a-54f8-9c82-780906f80aed")
+    );
     assert_eq!(event.state.as_deref(), Some("building"));
     assert_eq!(event.image_type, Some(BASE_IMAGE | LINUX_IMAGE | OS_DEBIAN));
     // The stored body is the inner message, verbatim.
-    assert!(event.body.starts_with("{\"message_id\": \"44a60c6f"), "{}", &event.body[..40]);
-    let error = sample("oslo-messaging-v2-envelope-compute.instance.create.error.json", 0);
+    assert!(
+        event.body.starts_with("{\"message_id\": \"44a60c6f"),
+        "{}",
+        &event.body[..40]
+    );
+    let error = sample(
+        "oslo-messaging-v2-envelope-compute.instance.create.error.json",
+        0,
+    );
     assert!(error.is_error);
     assert_eq!(error.event_type, "compute.instance.create.error");
 }
@@ -269,8 +332,14 @@ fn versioned_nova_fields() {
     assert_eq!(event.publisher.as_deref(), Some("nova-compute:fake-mini"));
     assert_eq!(event.service.as_deref(), Some("nova-compute"));
     assert_eq!(event.host.as_deref(), Some("fake-mini"));
-    assert_eq!(event.instance.as_deref(), Some("178b0921-8f85-4257-88b6-2e743b5a975c"));
-    assert_eq!(event.tenant.as_deref(), Some("6f70656e737461636b20342065766572"));
+    assert_eq!(
+        event.instance.as_deref(),
+        Some("178b0921-8f85-4257-88b6-2e743b5a975c")
+    );
+    assert_eq!(
+        event.tenant.as_deref(),
+        Some("6f70656e737461636b20342065766572")
+    );
     assert_eq!(event.state.as_deref(), Some("active"));
     assert_eq!(event.task.as_deref(), Some("scheduling"));
     assert_eq!(event.old_state.as_deref(), Some("building"));
@@ -286,10 +355,19 @@ fn glance_fields() {
     assert_eq!(event.message_id, "b6b607fb-471f-48c8-9477-fd4a33b1266b");
     assert_eq!(event.service.as_deref(), Some("image"));
     assert_eq!(event.host.as_deref(), Some("localhost"));
-    assert_eq!(event.image_uuid.as_deref(), Some("8d4bd2b4-6d6c-4d93-9f3e-4a1f9f2d1a10"));
+    assert_eq!(
+        event.image_uuid.as_deref(),
+        Some("8d4bd2b4-6d6c-4d93-9f3e-4a1f9f2d1a10")
+    );
     assert_eq!(event.image_status.as_deref(), Some("active"));
-    assert_eq!(event.image_owner.as_deref(), Some("c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b"));
-    assert_eq!(event.tenant.as_deref(), Some("c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b"));
+    assert_eq!(
+        event.image_owner.as_deref(),
+        Some("c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b")
+    );
+    assert_eq!(
+        event.tenant.as_deref(),
+        Some("c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b")
+    );
     assert_eq!(event.image_size, Some(16338944));
     assert_eq!(event.image_type, Some(BASE_IMAGE));
     assert_eq!(event.request_id, None);
@@ -299,9 +377,18 @@ fn glance_fields() {
 fn glance_string_payload_is_kept_with_null_fields() {
     let event = sample("glance-33.0.0-image.upload-error.json", 0);
     assert!(event.is_error);
-    assert_eq!(event.payload(), Some(&json!("Image storage media is full: disk full")));
     assert_eq!(
-        (event.image_uuid, event.image_status, event.tenant, event.instance, event.image_type),
+        event.payload(),
+        Some(&json!("Image storage media is full: disk full"))
+    );
+    assert_eq!(
+        (
+            event.image_uuid,
+            event.image_status,
+            event.tenant,
+            event.instance,
+            event.image_type
+        ),
         (None, None, None, None, None)
     );
 }
@@ -310,7 +397,10 @@ fn glance_string_payload_is_kept_with_null_fields() {
 fn crash_reports_are_keyed_by_uuid() {
     let event = sample("socorro-processed-crashes-2015-11-30.json", 0);
     assert_eq!(event.family, Family::Crash);
-    assert_eq!(event.instance.as_deref(), Some("023f4074-ca43-4f1d-931f-737122151130"));
+    assert_eq!(
+        event.instance.as_deref(),
+        Some("023f4074-ca43-4f1d-931f-737122151130")
+    );
 }
 
 fn raw(body: &[u8], routing_key: &str) -> Result<Event, ParseError> {
@@ -336,9 +426,18 @@ fn bad_input_gets_a_reason_code() {
         (b"[1, 2]", "not_an_object"),
         (b"\"text\"", "not_an_object"),
         (br#"{"payload": {}}"#, "missing_event_type"),
-        (br#"{"event_type": "x", "timestamp": "yesterday"}"#, "bad_timestamp"),
-        (br#"{"oslo.version": "2.0", "oslo.message": 5}"#, "bad_envelope"),
-        (br#"{"event_type": "crash.processed", "payload": {}}"#, "missing_field"),
+        (
+            br#"{"event_type": "x", "timestamp": "yesterday"}"#,
+            "bad_timestamp",
+        ),
+        (
+            br#"{"oslo.version": "2.0", "oslo.message": 5}"#,
+            "bad_envelope",
+        ),
+        (
+            br#"{"event_type": "crash.processed", "payload": {}}"#,
+            "missing_field",
+        ),
         (&[b' '; 1001], "too_large"),
     ];
     for (body, code) in cases {
@@ -355,8 +454,15 @@ fn derived_ids_are_stable_and_routing_keys_mark_errors() {
     assert_eq!(first.message_id, second.message_id);
     assert_eq!(first.family, Family::Generic);
     assert!(first.is_error);
-    assert_eq!(first.tenant.as_deref(), Some("tx"), "NUL is dropped from columns");
-    assert_ne!(first.message_id, raw(b"{\"event_type\": \"other\"}", "x").unwrap().message_id);
+    assert_eq!(
+        first.tenant.as_deref(),
+        Some("tx"),
+        "NUL is dropped from columns"
+    );
+    assert_ne!(
+        first.message_id,
+        raw(b"{\"event_type\": \"other\"}", "x").unwrap().message_id
+    );
 }
 
 #[test]

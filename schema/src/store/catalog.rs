@@ -26,7 +26,10 @@ pub enum CatalogEntry {
 impl KnownNames {
     /// The entries of `events` not yet known, sorted.
     pub fn unknown<'a>(&self, events: impl Iterator<Item = &'a Event>) -> BTreeSet<CatalogEntry> {
-        let known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = self
+            .names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut unknown = BTreeSet::new();
         for event in events {
             let family = event.family.as_str();
@@ -46,13 +49,19 @@ impl KnownNames {
 
     /// Records entries once their transaction committed.
     pub fn remember(&self, entries: BTreeSet<CatalogEntry>) {
-        let mut known = self.names.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut known = self
+            .names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         known.extend(entries);
     }
 }
 
 /// Inserts the entries, sorted (so concurrent workers never deadlock).
-pub async fn insert(tx: &mut PgConnection, entries: &BTreeSet<CatalogEntry>) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    tx: &mut PgConnection,
+    entries: &BTreeSet<CatalogEntry>,
+) -> Result<(), sqlx::Error> {
     let (mut event_families, mut events, mut host_families, mut hosts) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for entry in entries {

@@ -16,7 +16,10 @@ pub async fn claim(
     deployment_id: i32,
     events: &[Event],
 ) -> Result<Vec<Option<i64>>, sqlx::Error> {
-    let mut message_ids: Vec<&str> = events.iter().map(|event| event.message_id.as_str()).collect();
+    let mut message_ids: Vec<&str> = events
+        .iter()
+        .map(|event| event.message_id.as_str())
+        .collect();
     message_ids.sort_unstable();
     message_ids.dedup();
     let rows = sqlx::query(

@@ -4,10 +4,13 @@
 //! rejected rows — and the caller acknowledges only after it commits.
 
 mod catalog;
+mod derive;
 mod keys;
+mod kpi_trackers;
 mod partitions;
 mod raw;
 mod rejected;
+mod timings;
 
 use std::sync::Arc;
 
@@ -31,6 +34,9 @@ pub struct StoreError {
     pub source: sqlx::Error,
 }
 
+/// SQLSTATE of an insert into a partitioned table with no partition for the row.
+const NO_PARTITION_FOR_ROW: &str = "23514";
+
 impl StoreError {
     fn at(step: &'static str, batch_size: usize) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError {
@@ -47,6 +53,12 @@ impl StoreError {
         match &self.source {
             sqlx::Error::Database(error) => {
                 let code = error.code().unwrap_or_default();
+                // 23514 here means "no partition of relation raw_events found
+                // for row": another process pruned a month this one thought it
+                // had. The partition is recreated on the retry.
+                if code == NO_PARTITION_FOR_ROW {
+                    return true;
+                }
                 // 22: data exception, 23: integrity violation, 54: program limit
                 // exceeded (e.g. an index row too large): the input's fault.
                 !(code.starts_with("22") || code.starts_with("23") || code.starts_with("54"))
@@ -63,6 +75,8 @@ pub struct BatchOutcome {
     pub stored: Vec<usize>,
     /// Indexes of events already stored earlier (or twice in this batch).
     pub duplicates: Vec<usize>,
+    /// Complete `.start`/`.end` pairs the batch added (minus any it undid).
+    pub pairs_completed: i64,
 }
 
 /// Handle on the database for writing batches. Cheap to clone.
@@ -88,6 +102,16 @@ impl Store {
         &self.pool
     }
 
+    /// Drops raw partitions entirely older than `cutoff` (SPEC §4.7).
+    pub async fn prune_older_than(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<DroppedPartition>, sqlx::Error> {
+        let dropped = drop_older_than(&self.pool, cutoff).await;
+        self.partitions.forget();
+        dropped
+    }
+
     /// The id of deployment `name`, created on first use.
     pub async fn deployment_id(&self, name: &str) -> Result<i32, sqlx::Error> {
         sqlx::query_scalar(
@@ -108,16 +132,37 @@ impl Store {
         events: &[Event],
         rejected: &[Rejected],
     ) -> Result<BatchOutcome, StoreError> {
+        let written = self.write_batch_once(deployment_id, events, rejected).await;
+        if let Err(error) = &written {
+            if let sqlx::Error::Database(database_error) = &error.source {
+                if database_error.code().as_deref() == Some(NO_PARTITION_FOR_ROW) {
+                    self.partitions.forget();
+                }
+            }
+        }
+        written
+    }
+
+    async fn write_batch_once(
+        &self,
+        deployment_id: i32,
+        events: &[Event],
+        rejected: &[Rejected],
+    ) -> Result<BatchOutcome, StoreError> {
         let batch_size = events.len();
         self.partitions
             .ensure(&self.pool, events.iter().map(|event| event.when))
             .await
             .map_err(StoreError::at("creating partitions", batch_size))?;
-        let mut tx = self.pool.begin().await.map_err(StoreError::at("begin", batch_size))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::at("begin", batch_size))?;
         let new_ids = keys::claim(&mut tx, deployment_id, events)
             .await
             .map_err(StoreError::at("dedup", batch_size))?;
-        let outcome = outcome_of(events, &new_ids);
+        let mut outcome = outcome_of(events, &new_ids);
         let new_events: Vec<(i64, &Event)> = outcome
             .stored
             .iter()
@@ -126,15 +171,24 @@ impl Store {
         raw::insert(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("inserting raw events", batch_size))?;
-        let pending_names = self.catalog.unknown(new_events.iter().map(|(_, event)| *event));
+        let touched = derive::Touched::of(new_events.iter().map(|(_, event)| *event));
+        let derived = derive::rederive(&mut tx, &touched)
+            .await
+            .map_err(StoreError::at("deriving timings and KPIs", batch_size))?;
+        let pending_names = self
+            .catalog
+            .unknown(new_events.iter().map(|(_, event)| *event));
         catalog::insert(&mut tx, &pending_names)
             .await
             .map_err(StoreError::at("updating catalogs", batch_size))?;
         rejected::insert(&mut tx, rejected)
             .await
             .map_err(StoreError::at("storing rejected messages", batch_size))?;
-        tx.commit().await.map_err(StoreError::at("commit", batch_size))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::at("commit", batch_size))?;
         self.catalog.remember(pending_names);
+        outcome.pairs_completed = derived.pairs_completed;
         Ok(outcome)
     }
 

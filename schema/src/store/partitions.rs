@@ -75,14 +75,23 @@ impl KnownPartitions {
         times: impl Iterator<Item = DateTime<Utc>>,
     ) -> Result<(), sqlx::Error> {
         let missing: BTreeSet<Month> = {
-            let known = self.months.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            times.map(Month::of).filter(|month| !known.contains(month)).collect()
+            let known = self
+                .months
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            times
+                .map(Month::of)
+                .filter(|month| !known.contains(month))
+                .collect()
         };
         if missing.is_empty() {
             return Ok(());
         }
         create(pool, &missing).await?;
-        let mut known = self.months.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut known = self
+            .months
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         known.extend(missing);
         Ok(())
     }
@@ -151,9 +160,12 @@ pub async fn drop_older_than(
         )))
         .fetch_one(pool)
         .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {}", month.table_name())))
-            .execute(pool)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {}",
+            month.table_name()
+        )))
+        .execute(pool)
+        .await?;
         dropped.push(DroppedPartition { table, rows });
     }
     Ok(dropped)
@@ -175,7 +187,10 @@ mod tests {
 
     #[test]
     fn december_rolls_over_into_the_next_year() {
-        let month = Month { year: 2013, month: 12 };
+        let month = Month {
+            year: 2013,
+            month: 12,
+        };
         assert_eq!(
             month.create_statement(),
             "CREATE TABLE IF NOT EXISTS raw_events_p201312 PARTITION OF raw_events \
@@ -185,7 +200,10 @@ mod tests {
 
     #[test]
     fn table_names_round_trip() {
-        let month = Month { year: 2026, month: 11 };
+        let month = Month {
+            year: 2026,
+            month: 11,
+        };
         assert_eq!(month_of_table(&month.table_name()), Some(month));
         assert_eq!(month_of_table("raw_events_p2026xx"), None);
         assert_eq!(month_of_table("raw_events_p202613"), None);

@@ -54,7 +54,10 @@ pub async fn insert(tx: &mut PgConnection, rejected: &[Rejected]) -> Result<(), 
     let routing_key: Vec<&str> = rejected.iter().map(|r| r.routing_key.as_str()).collect();
     let queue: Vec<Option<&str>> = rejected.iter().map(|r| r.queue.as_deref()).collect();
     let reason: Vec<&str> = rejected.iter().map(|r| r.reason).collect();
-    let message: Vec<String> = rejected.iter().map(|r| r.message.replace('\0', "")).collect();
+    let message: Vec<String> = rejected
+        .iter()
+        .map(|r| r.message.replace('\0', ""))
+        .collect();
     let body: Vec<&[u8]> = rejected.iter().map(|r| r.body.as_slice()).collect();
     let received_at: Vec<DateTime<Utc>> = rejected.iter().map(|r| r.received_at).collect();
     sqlx::query(

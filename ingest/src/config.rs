@@ -1,0 +1,366 @@
+//! tach-ingest's configuration: flags and environment (clap), and the
+//! `TACH_CONFIG` file describing several deployments.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use tach_schema::ExchangeFamily;
+
+/// Consumes events from RabbitMQ and stores each exactly once in PostgreSQL,
+/// keeping tach's aggregates up to date. Without a subcommand it consumes
+/// until SIGTERM or Ctrl-C.
+#[derive(Debug, Parser)]
+#[command(name = "tach-ingest", version, about, long_about = None)]
+pub struct Cli {
+    /// PostgreSQL URL. The database is created and migrated if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/tach",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// What to do; consume (the default) when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Consume and store events (the default).
+    Run,
+    /// Create the database if missing and apply pending migrations, then exit.
+    Migrate,
+    /// Re-ingest rejected messages (after a fix), or the messages of a JSON-lines file.
+    Replay(ReplayArgs),
+    /// Drop raw-event partitions older than the retention period, then exit.
+    Prune(PruneArgs),
+}
+
+/// Options of the consumer.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// RabbitMQ URL of the single deployment used when TACH_CONFIG is not set.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+
+    /// Name of that single deployment (StackTach's region or cell).
+    #[arg(long, env = "TACH_DEPLOYMENT", default_value = "local")]
+    pub deployment: String,
+
+    /// TOML file listing several deployments (see deploy/tach.example.toml).
+    #[arg(long, env = "TACH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Address serving /metrics and /healthz.
+    #[arg(
+        long,
+        env = "TACH_INGEST_METRICS_ADDR",
+        default_value = "127.0.0.1:9108"
+    )]
+    pub metrics_addr: SocketAddr,
+
+    /// Unacknowledged deliveries the broker may send ahead, per deployment.
+    #[arg(long, env = "TACH_PREFETCH", default_value_t = 2000)]
+    pub prefetch: u16,
+
+    /// Most messages written in one transaction.
+    #[arg(long, env = "TACH_BATCH_SIZE", default_value_t = 500)]
+    pub batch_size: usize,
+
+    /// Longest a partial batch waits for more messages, in milliseconds.
+    #[arg(long, env = "TACH_BATCH_LINGER_MS", default_value = "50", value_parser = parse_millis)]
+    pub batch_linger: Duration,
+
+    /// Batches written concurrently per deployment (each on its own connection).
+    #[arg(long, env = "TACH_WRITERS", default_value_t = 2)]
+    pub writers: usize,
+
+    /// Largest message body accepted; larger ones are rejected as too_large.
+    #[arg(long, env = "TACH_MAX_BODY_BYTES", default_value_t = tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// Raw events older than this many days are dropped by the scheduled prune.
+    #[arg(long, env = "TACH_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+
+    /// Hours between scheduled prunes; the first comes one interval after start. 0 disables.
+    #[arg(long, env = "TACH_PRUNE_INTERVAL_HOURS", default_value_t = 24)]
+    pub prune_interval_hours: u64,
+
+    /// On SIGTERM, longest wait for the batches in flight, in seconds; keep it
+    /// below the orchestrator's grace period. Anything unacknowledged is redelivered.
+    #[arg(long, env = "TACH_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+}
+
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|error| format!("{text:?} is not a number of milliseconds: {error}"))
+}
+
+/// Options of `replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Replay this JSON-lines file (one {"exchange", "routing_key", "body"} per
+    /// line, as `tach-gen jsonl` writes) instead of the rejected messages.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+
+    /// Deployment the file's messages belong to.
+    #[arg(long, default_value = "local")]
+    pub deployment: String,
+
+    /// Only replay rejected messages with this reason code.
+    #[arg(long)]
+    pub reason: Option<String>,
+
+    /// Messages per transaction.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+
+    /// Largest message body accepted.
+    #[arg(long, default_value_t = tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// TOML file of deployments, to map exchanges to families (defaults otherwise).
+    #[arg(long, env = "TACH_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Options of `prune`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Drop partitions whose every event is older than this many days.
+    #[arg(long, env = "TACH_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+}
+
+/// The `TACH_CONFIG` file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The deployments to consume.
+    #[serde(rename = "deployment")]
+    pub deployments: Vec<DeploymentConfig>,
+}
+
+/// One deployment: a broker and what to bind on it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    /// Shown as Deployment in stacky.
+    pub name: String,
+    /// The broker.
+    pub amqp_url: String,
+    /// Durability used when tach has to create a publisher's exchange. It must
+    /// match the publishers' (oslo.messaging's default: non-durable), or their
+    /// declares fail and they drop every notification (CLIENTS.md §1).
+    #[serde(default)]
+    pub exchange_durable: bool,
+    /// Arguments of tach's own queues, e.g. `{"x-queue-type" = "quorum"}`.
+    #[serde(default)]
+    pub queue_arguments: BTreeMap<String, QueueArgument>,
+    /// tach's queues are named `<queue_prefix>.nova.info` and so on.
+    #[serde(default = "default_queue_prefix")]
+    pub queue_prefix: String,
+    /// Prefix of the default exchanges' names (`<prefix>nova`, …).
+    #[serde(default)]
+    pub exchange_prefix: String,
+    /// Bindings; the defaults of SPEC §3.1 when empty.
+    #[serde(default, rename = "binding")]
+    pub bindings: Vec<BindingConfig>,
+}
+
+/// A queue argument value.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum QueueArgument {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Integer(i64),
+    /// A string.
+    Text(String),
+}
+
+/// One exchange to consume from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingConfig {
+    /// Exchange name.
+    pub exchange: String,
+    /// How its deliveries' family is decided.
+    pub family: ExchangeFamily,
+    /// Routing keys to bind.
+    pub routing_keys: Vec<String>,
+}
+
+fn default_queue_prefix() -> String {
+    "tach".into()
+}
+
+impl DeploymentConfig {
+    /// The single deployment used without TACH_CONFIG.
+    pub fn single(name: &str, amqp_url: &str) -> DeploymentConfig {
+        DeploymentConfig {
+            name: name.into(),
+            amqp_url: amqp_url.into(),
+            exchange_durable: false,
+            queue_arguments: BTreeMap::new(),
+            queue_prefix: default_queue_prefix(),
+            exchange_prefix: String::new(),
+            bindings: Vec::new(),
+        }
+    }
+
+    /// The configured bindings, or SPEC §3.1's defaults.
+    pub fn effective_bindings(&self) -> Vec<BindingConfig> {
+        if !self.bindings.is_empty() {
+            return self.bindings.clone();
+        }
+        let notifications = vec![
+            "notifications.info".to_owned(),
+            "notifications.error".to_owned(),
+        ];
+        let prefix = &self.exchange_prefix;
+        vec![
+            BindingConfig {
+                exchange: format!("{prefix}nova"),
+                family: ExchangeFamily::Nova,
+                routing_keys: notifications.clone(),
+            },
+            BindingConfig {
+                exchange: format!("{prefix}glance"),
+                family: ExchangeFamily::Glance,
+                routing_keys: notifications,
+            },
+            BindingConfig {
+                exchange: format!("{prefix}tach"),
+                family: ExchangeFamily::Tach,
+                routing_keys: vec!["#".into()],
+            },
+        ]
+    }
+
+    /// The URL with its password hidden, for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.amqp_url)
+    }
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Reads the deployments: from the TACH_CONFIG file when given, else the single default one.
+pub fn deployments(
+    file: Option<&PathBuf>,
+    single: &RunArgs,
+) -> anyhow::Result<Vec<DeploymentConfig>> {
+    let Some(path) = file else {
+        return Ok(vec![DeploymentConfig::single(
+            &single.deployment,
+            &single.amqp_url,
+        )]);
+    };
+    read_config_file(path)
+}
+
+/// Parses a TACH_CONFIG file.
+pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<DeploymentConfig>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading TACH_CONFIG {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("parsing TACH_CONFIG {}", path.display()))?;
+    anyhow::ensure!(
+        !file.deployments.is_empty(),
+        "TACH_CONFIG {} lists no [[deployment]]",
+        path.display()
+    );
+    let mut names: Vec<&str> = file.deployments.iter().map(|d| d.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    anyhow::ensure!(
+        names.len() == file.deployments.len(),
+        "TACH_CONFIG {}: deployment names must be unique",
+        path.display()
+    );
+    Ok(file.deployments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = r#"
+            [[deployment]]
+            name = "region-1"
+            amqp_url = "amqp://guest:guest@rabbit-1:5672/%2f"
+            exchange_durable = false
+            queue_arguments = { "x-queue-type" = "quorum" }
+            queue_prefix = "tach"
+
+            [[deployment.binding]]
+            exchange = "nova"
+            family = "nova"
+            routing_keys = ["notifications.info", "notifications.error"]
+        "#;
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let deployment = &file.deployments[0];
+        assert_eq!(
+            deployment.queue_arguments["x-queue-type"],
+            QueueArgument::Text("quorum".into())
+        );
+        assert_eq!(deployment.effective_bindings().len(), 1);
+        assert_eq!(
+            deployment.redacted_url(),
+            "amqp://guest:***@rabbit-1:5672/%2f"
+        );
+    }
+
+    #[test]
+    fn a_typo_fails_loudly() {
+        let text = "[[deployment]]\nname = \"a\"\namqp_url = \"amqp://x\"\nqueue_prefx = \"t\"\n";
+        let error = toml::from_str::<ConfigFile>(text).unwrap_err().to_string();
+        assert!(error.contains("queue_prefx"), "{error}");
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let deployment = DeploymentConfig::single("local", "amqp://127.0.0.1");
+        let exchanges: Vec<String> = deployment
+            .effective_bindings()
+            .into_iter()
+            .map(|b| b.exchange)
+            .collect();
+        assert_eq!(exchanges, ["nova", "glance", "tach"]);
+    }
+}

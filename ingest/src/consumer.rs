@@ -1,0 +1,326 @@
+//! The consumer of one deployment: connect, declare, consume with a bounded
+//! prefetch, cut deliveries into batches, commit them on concurrent writers,
+//! acknowledge what committed — and on any broker or database failure, log,
+//! back off, reconnect and carry on (SPEC §4.1, §4.3).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tach_schema::{BatchOutcome, Store};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::acks::AckWindow;
+use crate::batch::{self, Abandoned, Destination, Prepared, Received};
+use crate::config::DeploymentConfig;
+use crate::metrics;
+use crate::topology::{self, QueueSpec};
+use crate::Settings;
+
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Consumes one deployment until `shutdown` is cancelled.
+pub async fn run(
+    deployment: DeploymentConfig,
+    store: Store,
+    settings: Settings,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    metrics::register_deployment(&deployment.name);
+    while !shutdown.is_cancelled() {
+        match session(&deployment, &store, &settings, &shutdown).await {
+            Ok(()) => break,
+            Err(failure) => {
+                if failure.was_consuming {
+                    backoff = Duration::from_secs(1);
+                }
+                tracing::warn!(
+                    deployment = %deployment.name,
+                    error = %failure.error,
+                    retry_in_secs = backoff.as_secs(),
+                    "consumer stopped, reconnecting"
+                );
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    tracing::info!(deployment = %deployment.name, "consumer stopped");
+}
+
+/// Why a session ended early.
+struct SessionFailure {
+    /// It got as far as consuming, so the next attempt starts with a short backoff.
+    was_consuming: bool,
+    error: anyhow::Error,
+}
+
+fn before_consuming(error: impl Into<anyhow::Error>) -> SessionFailure {
+    SessionFailure {
+        was_consuming: false,
+        error: error.into(),
+    }
+}
+
+/// One connection's life. Returns Ok on shutdown, Err on a failure.
+async fn session(
+    deployment: &DeploymentConfig,
+    store: &Store,
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> Result<(), SessionFailure> {
+    let destination = Destination {
+        id: store
+            .deployment_id(&deployment.name)
+            .await
+            .map_err(before_consuming)?,
+        name: deployment.name.clone(),
+    };
+    let properties = ConnectionProperties::default()
+        .with_connection_name(format!("tach-ingest {}", deployment.name).into());
+    let connection = Connection::connect(&deployment.amqp_url, properties)
+        .await
+        .map_err(before_consuming)?;
+    let queues = topology::declare(&connection, deployment)
+        .await
+        .map_err(before_consuming)?;
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(before_consuming)?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(before_consuming)?;
+    let consumer_tags = consumer_tags(&queues);
+    let mut deliveries = Vec::new();
+    for (spec, tag) in queues.iter().zip(&consumer_tags) {
+        let consumer = channel
+            .basic_consume(
+                spec.name.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(before_consuming)?;
+        let spec = Arc::new(spec.clone());
+        deliveries.push(
+            consumer
+                .map(move |delivery| (spec.clone(), delivery))
+                .boxed(),
+        );
+    }
+    tracing::info!(deployment = %deployment.name, url = %deployment.redacted_url(), queues = queues.len(), "consuming");
+    let mut loop_state = BatchLoop::new(
+        destination,
+        store.clone(),
+        settings.clone(),
+        channel.clone(),
+    );
+    let result = loop_state
+        .consume(stream::select_all(deliveries), shutdown)
+        .await;
+    if result.is_ok() {
+        for tag in &consumer_tags {
+            let _ = channel
+                .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+        }
+    }
+    loop_state.drain(shutdown, settings.shutdown_timeout).await;
+    let _ = channel.close(200, "tach-ingest stopping".into()).await;
+    let _ = connection.close(200, "tach-ingest stopping".into()).await;
+    result.map_err(|error| SessionFailure {
+        was_consuming: true,
+        error,
+    })
+}
+
+fn consumer_tags(queues: &[QueueSpec]) -> Vec<String> {
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    queues
+        .iter()
+        .map(|queue| format!("tach-ingest.{}.{}", queue.name, &instance[..8]))
+        .collect()
+}
+
+/// What a writer task hands back.
+struct Written {
+    last_tag: u64,
+    prepared: Prepared,
+    outcome: Result<BatchOutcome, Abandoned>,
+    commit_duration: Duration,
+}
+
+/// The batching state of one channel.
+struct BatchLoop {
+    destination: Destination,
+    store: Store,
+    settings: Settings,
+    channel: Channel,
+    pending: Vec<Received>,
+    pending_last_tag: u64,
+    batch_deadline: Option<tokio::time::Instant>,
+    writers: JoinSet<Written>,
+    window: AckWindow,
+    /// Cancelled when shutdown's deadline passes: writers stuck retrying give up.
+    abandon: CancellationToken,
+}
+
+impl BatchLoop {
+    fn new(
+        destination: Destination,
+        store: Store,
+        settings: Settings,
+        channel: Channel,
+    ) -> BatchLoop {
+        BatchLoop {
+            destination,
+            store,
+            settings,
+            channel,
+            pending: Vec::new(),
+            pending_last_tag: 0,
+            batch_deadline: None,
+            writers: JoinSet::new(),
+            window: AckWindow::default(),
+            abandon: CancellationToken::new(),
+        }
+    }
+
+    /// Reads deliveries until shutdown (Ok) or a broker failure (Err).
+    async fn consume(
+        &mut self,
+        mut deliveries: impl futures::Stream<Item = (Arc<QueueSpec>, lapin::Result<lapin::message::Delivery>)>
+            + Unpin,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            let writer_free = self.writers.len() < self.settings.writers;
+            let batch_full = self.pending.len() >= self.settings.batch_size;
+            if writer_free && batch_full {
+                self.flush();
+                continue;
+            }
+            let linger = self.batch_deadline;
+            tokio::select! {
+                biased;
+                Some(written) = self.writers.join_next(), if !self.writers.is_empty() => {
+                    self.finish(written?).await?;
+                }
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = sleep_until_optional(linger), if linger.is_some() && writer_free => self.flush(),
+                next = deliveries.next(), if !batch_full => match next {
+                    Some((queue, Ok(delivery))) => self.push(&queue, delivery),
+                    Some((queue, Err(error))) => anyhow::bail!("consuming {}: {error}", queue.name),
+                    None => anyhow::bail!("the broker cancelled tach's consumers"),
+                },
+            }
+        }
+    }
+
+    fn push(&mut self, queue: &QueueSpec, delivery: lapin::message::Delivery) {
+        if self.pending.is_empty() {
+            self.batch_deadline = Some(tokio::time::Instant::now() + self.settings.batch_linger);
+        }
+        self.pending_last_tag = delivery.delivery_tag;
+        self.pending.push(Received {
+            exchange: delivery.exchange.as_str().to_owned(),
+            routing_key: delivery.routing_key.as_str().to_owned(),
+            queue: Some(queue.name.clone()),
+            family: queue.family,
+            body: delivery.data,
+            received_at: chrono::Utc::now(),
+        });
+    }
+
+    /// Hands the pending batch to a writer task: parse, then commit.
+    fn flush(&mut self) {
+        self.batch_deadline = None;
+        if self.pending.is_empty() {
+            return;
+        }
+        let received = std::mem::take(&mut self.pending);
+        let last_tag = self.pending_last_tag;
+        self.window.open(last_tag);
+        let (store, destination, abandon) = (
+            self.store.clone(),
+            self.destination.clone(),
+            self.abandon.clone(),
+        );
+        let max_body_bytes = self.settings.max_body_bytes;
+        self.writers.spawn(async move {
+            let started = Instant::now();
+            let mut prepared = batch::prepare(&destination.name, &received, max_body_bytes);
+            let outcome = batch::commit(&store, &destination, &mut prepared, &abandon).await;
+            Written {
+                last_tag,
+                prepared,
+                outcome,
+                commit_duration: started.elapsed(),
+            }
+        });
+    }
+
+    /// Records a finished write and acknowledges what may be.
+    async fn finish(&mut self, written: Written) -> anyhow::Result<()> {
+        let Ok(outcome) = &written.outcome else {
+            // Abandoned at shutdown: not acknowledged, so it is redelivered.
+            return Ok(());
+        };
+        metrics::record_commit(
+            &self.destination.name,
+            &written.prepared,
+            outcome,
+            written.commit_duration,
+        );
+        if let Some(tag) = self.window.commit(written.last_tag) {
+            // Ack only after commit: an earlier ack loses the event if we crash in between (SPEC §4.1).
+            self.channel
+                .basic_ack(tag, BasicAckOptions { multiple: true })
+                .await
+                .map_err(|error| anyhow::anyhow!("acknowledging up to delivery {tag}: {error}"))?;
+        }
+        Ok(())
+    }
+
+    /// Commits what was received and waits for the writers, at most
+    /// `timeout`; then acknowledges what committed. After a broker failure
+    /// the acks fail and are ignored: those deliveries come back and are
+    /// recognized as duplicates.
+    async fn drain(&mut self, shutdown: &CancellationToken, timeout: Duration) {
+        if shutdown.is_cancelled() {
+            self.flush();
+        } else {
+            self.pending.clear();
+        }
+        let abandon = self.abandon.clone();
+        let deadline = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            abandon.cancel();
+        });
+        while let Some(written) = self.writers.join_next().await {
+            if let Ok(written) = written {
+                let _ = self.finish(written).await;
+            }
+        }
+        deadline.abort();
+    }
+}
+
+async fn sleep_until_optional(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

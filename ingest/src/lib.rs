@@ -1,0 +1,76 @@
+//! tach-ingest: AMQP consumers feeding tach's batched, idempotent write path.
+//!
+//! - [`config`]: flags, environment and the `TACH_CONFIG` file.
+//! - [`topology`]: exchanges, queues and bindings of a deployment.
+//! - [`consumer`]: one deployment's consume → batch → commit → ack loop.
+//! - [`batch`]: parsing a batch and committing it (retries, isolation).
+//! - [`acks`]: which deliveries may be acknowledged.
+//! - [`metrics`]: Prometheus metrics and their endpoint.
+//! - [`commands`]: the subcommands.
+
+pub mod acks;
+pub mod batch;
+pub mod commands;
+pub mod config;
+pub mod consumer;
+pub mod metrics;
+pub mod topology;
+
+use std::time::Duration;
+
+use tach_schema::Store;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Cli, DeploymentConfig};
+
+/// How the consumers batch and commit.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Unacknowledged deliveries per channel.
+    pub prefetch: u16,
+    /// Most messages per transaction.
+    pub batch_size: usize,
+    /// Longest a partial batch waits.
+    pub batch_linger: Duration,
+    /// Concurrent batch writers per deployment.
+    pub writers: usize,
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// Longest wait for batches in flight at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// Settings from the command line.
+    pub fn from_args(args: &config::RunArgs) -> Settings {
+        Settings {
+            prefetch: args.prefetch,
+            batch_size: args.batch_size.max(1),
+            batch_linger: args.batch_linger,
+            writers: args.writers.max(1),
+            max_body_bytes: args.max_body_bytes,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
+        }
+    }
+}
+
+/// Consumes every deployment until `shutdown` is cancelled, then finishes the
+/// batches in flight and returns.
+pub async fn consume(
+    store: Store,
+    deployments: Vec<DeploymentConfig>,
+    settings: Settings,
+    shutdown: CancellationToken,
+) {
+    let tasks = tokio_util::task::TaskTracker::new();
+    for deployment in deployments {
+        tasks.spawn(consumer::run(
+            deployment,
+            store.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+    }
+    tasks.close();
+    tasks.wait().await;
+}

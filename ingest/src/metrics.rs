@@ -1,0 +1,177 @@
+//! tach-ingest's Prometheus metrics: every name and its help text in one
+//! place (SPEC §6), the recording helpers, and the /metrics endpoint.
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
+use tach_schema::{BatchOutcome, Family, ParseError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::Prepared;
+
+/// Messages taken off the bus (or out of a replay), by deployment and family.
+pub const MESSAGES_CONSUMED: &str = "tach_ingest_messages_consumed_total";
+/// Messages stored for the first time.
+pub const MESSAGES_STORED: &str = "tach_ingest_messages_stored_total";
+/// Messages already stored (redeliveries, replays, republished copies).
+pub const MESSAGES_DUPLICATE: &str = "tach_ingest_messages_duplicate_total";
+/// Messages rejected, by reason.
+pub const MESSAGES_REJECTED: &str = "tach_ingest_messages_rejected_total";
+/// Messages per committed batch.
+pub const BATCH_SIZE: &str = "tach_ingest_batch_size";
+/// Time to commit a batch, retries included.
+pub const COMMIT_DURATION: &str = "tach_ingest_commit_duration_seconds";
+/// Commit time minus event time, per stored event.
+pub const LAG: &str = "tach_ingest_lag_seconds";
+/// `.start`/`.end` pairs completed.
+pub const PAIRS_COMPLETED: &str = "tach_ingest_pairs_completed_total";
+/// Unix time of the last commit.
+pub const LAST_COMMIT: &str = "tach_ingest_last_commit_timestamp_seconds";
+
+/// Describes every metric; call once at startup.
+pub fn describe() {
+    describe_counter!(
+        MESSAGES_CONSUMED,
+        Unit::Count,
+        "Messages taken off the bus, by deployment and family."
+    );
+    describe_counter!(
+        MESSAGES_STORED,
+        Unit::Count,
+        "Messages stored for the first time."
+    );
+    describe_counter!(
+        MESSAGES_DUPLICATE,
+        Unit::Count,
+        "Messages already stored before (redeliveries, replays)."
+    );
+    describe_counter!(
+        MESSAGES_REJECTED,
+        Unit::Count,
+        "Messages kept in rejected_messages, by reason code."
+    );
+    describe_histogram!(BATCH_SIZE, Unit::Count, "Messages per committed batch.");
+    describe_histogram!(
+        COMMIT_DURATION,
+        Unit::Seconds,
+        "Time to commit a batch, retries included."
+    );
+    describe_histogram!(
+        LAG,
+        Unit::Seconds,
+        "Commit time minus event time, per stored event."
+    );
+    describe_counter!(
+        PAIRS_COMPLETED,
+        Unit::Count,
+        "Start/end pairs completed into timings."
+    );
+    describe_gauge!(
+        LAST_COMMIT,
+        Unit::Seconds,
+        "Unix time of the last committed batch."
+    );
+}
+
+/// Exports zero for the series of a deployment, so rates start at 0 instead
+/// of appearing with the first message.
+pub fn register_deployment(deployment: &str) {
+    for family in Family::ALL {
+        let labels = [
+            ("deployment", deployment.to_owned()),
+            ("family", family.as_str().to_owned()),
+        ];
+        counter!(MESSAGES_CONSUMED, &labels).increment(0);
+        counter!(MESSAGES_STORED, &labels).increment(0);
+        counter!(MESSAGES_DUPLICATE, &labels).increment(0);
+    }
+    counter!(PAIRS_COMPLETED, "deployment" => deployment.to_owned()).increment(0);
+    for reason in ParseError::CODES {
+        let labels = [
+            ("deployment", deployment.to_owned()),
+            ("family", "unknown".to_owned()),
+            ("reason", reason.to_owned()),
+        ];
+        counter!(MESSAGES_REJECTED, &labels).increment(0);
+    }
+}
+
+/// Records a committed batch.
+pub fn record_commit(
+    deployment: &str,
+    prepared: &Prepared,
+    outcome: &BatchOutcome,
+    commit_duration: Duration,
+) {
+    let now = chrono::Utc::now();
+    let labels = |family: &str| {
+        [
+            ("deployment", deployment.to_owned()),
+            ("family", family.to_owned()),
+        ]
+    };
+    for event in &prepared.events {
+        counter!(MESSAGES_CONSUMED, &labels(event.family.as_str())).increment(1);
+    }
+    for &index in &outcome.stored {
+        let event = &prepared.events[index];
+        counter!(MESSAGES_STORED, &labels(event.family.as_str())).increment(1);
+        let lag = (now - event.when).num_milliseconds().max(0) as f64 / 1000.0;
+        histogram!(LAG, &labels(event.family.as_str())).record(lag);
+    }
+    for &index in &outcome.duplicates {
+        counter!(
+            MESSAGES_DUPLICATE,
+            &labels(prepared.events[index].family.as_str())
+        )
+        .increment(1);
+    }
+    for (rejected, family) in prepared.rejected.iter().zip(&prepared.rejected_families) {
+        counter!(MESSAGES_CONSUMED, &labels(family)).increment(1);
+        let labels = [
+            ("deployment", deployment.to_owned()),
+            ("family", (*family).to_owned()),
+            ("reason", rejected.reason.to_owned()),
+        ];
+        counter!(MESSAGES_REJECTED, &labels).increment(1);
+    }
+    let deployment_label = [("deployment", deployment.to_owned())];
+    // A late `.start` can re-pair and undo a pair; the counter only counts gains.
+    counter!(PAIRS_COMPLETED, &deployment_label).increment(outcome.pairs_completed.max(0) as u64);
+    let size = prepared.events.len() + prepared.rejected.len();
+    histogram!(BATCH_SIZE, &deployment_label).record(size as f64);
+    histogram!(COMMIT_DURATION, &deployment_label).record(commit_duration.as_secs_f64());
+    gauge!(LAST_COMMIT, &deployment_label).set(now.timestamp_millis() as f64 / 1000.0);
+}
+
+/// Serves `/metrics` and `/healthz` until `token` is cancelled.
+pub async fn serve(listener: TcpListener, token: CancellationToken) -> std::io::Result<()> {
+    let handle = tach_schema::prometheus::install();
+    let upkeep_handle = handle.cloned();
+    let upkeep_token = token.clone();
+    tokio::spawn(async move {
+        let Some(handle) = upkeep_handle else { return };
+        let mut interval = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = upkeep_token.cancelled() => return,
+                _ = interval.tick() => handle.run_upkeep(),
+            }
+        }
+    });
+    let render = move || {
+        let body = handle.map(|handle| handle.render()).unwrap_or_default();
+        async move { ([("content-type", "text/plain; version=0.0.4")], body) }
+    };
+    let app = Router::new()
+        .route("/metrics", get(render))
+        .route("/healthz", get(|| async { "ok\n" }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(token.cancelled_owned())
+        .await
+}

@@ -1,0 +1,32 @@
+//! tach-query's configuration: flags and environment.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// Answers the StackTach `stacky/*` API, the Socorro middleware API and the
+/// release API from tach's tables.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tach-query", version, about, long_about = None)]
+pub struct Config {
+    /// PostgreSQL URL. With a read-only role tach-query waits for tach-ingest
+    /// to migrate the schema instead of migrating it itself.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/tach"
+    )]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "TACH_QUERY_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+
+    /// Most database connections.
+    #[arg(long, env = "TACH_QUERY_MAX_CONNECTIONS", default_value_t = 16)]
+    pub max_connections: u32,
+
+    /// Longest a request may take, in seconds, before it gets a 503.
+    #[arg(long, env = "TACH_QUERY_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}

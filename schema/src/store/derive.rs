@@ -1,0 +1,108 @@
+//! Steps 2–5 of DESIGN.md for a batch's new events: collect the keys whose
+//! derived rows may change, lock them in sorted order, re-derive each from
+//! all its stored events, and apply the difference to the aggregates.
+
+use std::collections::BTreeSet;
+
+use sqlx::PgConnection;
+
+use crate::event::{Event, Family};
+use crate::kpi;
+use crate::pairing::{split_event_type, TimingKey};
+
+use super::{kpi_trackers, timings};
+
+/// Keys a batch touches.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// Timing keys.
+    pub timing_keys: BTreeSet<TimingKey>,
+    /// Request ids whose KPI trackers may change.
+    pub requests: BTreeSet<String>,
+}
+
+impl Touched {
+    /// The keys of the new events (duplicates touch nothing).
+    pub fn of<'a>(events: impl Iterator<Item = &'a Event>) -> Touched {
+        let mut touched = Touched::default();
+        for event in events.filter(|event| event.family == Family::Nova) {
+            if let (Some(instance), Some((operation, _))) =
+                (&event.instance, split_event_type(&event.event_type))
+            {
+                touched.timing_keys.insert(TimingKey {
+                    instance: instance.clone(),
+                    operation: operation.to_owned(),
+                    request_id: event.request_id.clone().unwrap_or_default(),
+                });
+            }
+            let ends_or_starts_tracker = event.event_type.ends_with(".end")
+                || kpi::starts_tracker(&event.event_type, event.service.as_deref());
+            if let (true, Some(request_id)) = (ends_or_starts_tracker, &event.request_id) {
+                touched.requests.insert(request_id.clone());
+            }
+        }
+        touched
+    }
+
+    fn lock_ids(&self) -> Vec<i64> {
+        let timing_locks = self
+            .timing_keys
+            .iter()
+            .map(|key| lock_id(&["timing", &key.instance, &key.operation, &key.request_id]));
+        let request_locks = self
+            .requests
+            .iter()
+            .map(|request| lock_id(&["request", request]));
+        let mut ids: Vec<i64> = timing_locks.chain(request_locks).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A stable 64-bit FNV-1a hash of the key's parts: the same key gets the same
+/// advisory lock in every process. A collision only serializes a little more.
+fn lock_id(parts: &[&str]) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash as i64
+}
+
+/// What re-deriving did, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Derived {
+    /// Complete pairs added minus complete pairs removed.
+    pub pairs_completed: i64,
+}
+
+/// Locks and re-derives everything `touched` names, inside the batch's transaction.
+pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derived, sqlx::Error> {
+    let lock_ids = touched.lock_ids();
+    if lock_ids.is_empty() {
+        return Ok(Derived::default());
+    }
+    // Sorted, so two workers never wait on each other in opposite orders.
+    sqlx::query("SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest($1::bigint[]) AS id ORDER BY 1) AS sorted")
+        .bind(&lock_ids)
+        .execute(&mut *tx)
+        .await?;
+    let pairs_completed = timings::rederive(tx, &touched.timing_keys).await?;
+    kpi_trackers::rederive(tx, &touched.requests).await?;
+    Ok(Derived { pairs_completed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_ids_separate_their_parts() {
+        assert_ne!(lock_id(&["ab", "c"]), lock_id(&["a", "bc"]));
+        assert_eq!(lock_id(&["timing", "x"]), lock_id(&["timing", "x"]));
+    }
+}

@@ -1,0 +1,245 @@
+//! Re-deriving the timings of touched keys and keeping `timing_buckets` (the
+//! summary aggregates) equal to the sum over all complete timings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::{PgConnection, Row};
+
+use crate::histogram;
+use crate::pairing::{self, PairingEvent, Timing, TimingKey};
+
+/// Re-derives the timings of `keys`; returns complete pairs added minus removed.
+pub async fn rederive(
+    tx: &mut PgConnection,
+    keys: &BTreeSet<TimingKey>,
+) -> Result<i64, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<&TimingKey> = keys.iter().collect();
+    let instances: Vec<&str> = keys.iter().map(|key| key.instance.as_str()).collect();
+    let operations: Vec<&str> = keys.iter().map(|key| key.operation.as_str()).collect();
+    let requests: Vec<&str> = keys.iter().map(|key| key.request_id.as_str()).collect();
+    let events = fetch_events(tx, &instances, &operations, &requests, keys.len()).await?;
+    let derived: Vec<(&TimingKey, Timing)> = keys
+        .iter()
+        .zip(&events)
+        .flat_map(|(key, events)| {
+            pairing::pair(events)
+                .into_iter()
+                .map(move |timing| (*key, timing))
+        })
+        .collect();
+
+    let removed: Vec<(String, Option<DateTime<Utc>>, Option<i64>)> = sqlx::query_as(
+        "DELETE FROM timings
+         WHERE (instance, operation, request_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+         RETURNING operation, end_when, duration_us",
+    )
+    .bind(&instances)
+    .bind(&operations)
+    .bind(&requests)
+    .fetch_all(&mut *tx)
+    .await?;
+    insert(tx, &derived).await?;
+
+    let mut deltas = BucketDeltas::default();
+    for (operation, end_when, duration_us) in &removed {
+        deltas.add(operation, *end_when, *duration_us, -1);
+    }
+    for (key, timing) in &derived {
+        deltas.add(
+            &key.operation,
+            timing.end.map(|end| end.when),
+            timing.duration_us(),
+            1,
+        );
+    }
+    deltas.apply(tx).await?;
+    let complete = |duration: Option<i64>| duration.is_some();
+    let added = derived
+        .iter()
+        .filter(|(_, timing)| complete(timing.duration_us()))
+        .count() as i64;
+    let removed = removed
+        .iter()
+        .filter(|(_, _, duration)| complete(*duration))
+        .count() as i64;
+    Ok(added - removed)
+}
+
+/// The `.start`/`.end` events of each key, in the keys' order.
+async fn fetch_events(
+    tx: &mut PgConnection,
+    instances: &[&str],
+    operations: &[&str],
+    requests: &[&str],
+    key_count: usize,
+) -> Result<Vec<Vec<PairingEvent>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT key.ordinal, raw.id, raw.message_id, raw.deployment_id, raw.\"when\", raw.event
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS key (instance, operation, request_id, ordinal)
+         JOIN raw_events raw
+           ON raw.instance = key.instance
+          AND raw.event IN (key.operation || '.start', key.operation || '.end')
+          AND coalesce(raw.request_id, '') = key.request_id
+          AND raw.family = 'nova'",
+    )
+    .bind(instances)
+    .bind(operations)
+    .bind(requests)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut events = vec![Vec::new(); key_count];
+    for row in rows {
+        let ordinal: i64 = row.try_get("ordinal")?;
+        let event: String = row.try_get("event")?;
+        let Some((_, half)) = pairing::split_event_type(&event) else {
+            continue;
+        };
+        events[(ordinal - 1) as usize].push(PairingEvent {
+            id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            deployment_id: row.try_get("deployment_id")?,
+            when: row.try_get("when")?,
+            half,
+        });
+    }
+    Ok(events)
+}
+
+async fn insert(
+    tx: &mut PgConnection,
+    derived: &[(&TimingKey, Timing)],
+) -> Result<(), sqlx::Error> {
+    if derived.is_empty() {
+        return Ok(());
+    }
+    let column =
+        |f: fn(&(&TimingKey, Timing)) -> Option<i64>| derived.iter().map(f).collect::<Vec<_>>();
+    let instances: Vec<&str> = derived
+        .iter()
+        .map(|(key, _)| key.instance.as_str())
+        .collect();
+    let operations: Vec<&str> = derived
+        .iter()
+        .map(|(key, _)| key.operation.as_str())
+        .collect();
+    let requests: Vec<&str> = derived
+        .iter()
+        .map(|(key, _)| key.request_id.as_str())
+        .collect();
+    let seqs: Vec<i32> = derived.iter().map(|(_, timing)| timing.seq).collect();
+    let deployments: Vec<i32> = derived
+        .iter()
+        .map(|(_, timing)| timing.deployment_id)
+        .collect();
+    let start_whens: Vec<Option<DateTime<Utc>>> = derived
+        .iter()
+        .map(|(_, t)| t.start.map(|s| s.when))
+        .collect();
+    let end_whens: Vec<Option<DateTime<Utc>>> =
+        derived.iter().map(|(_, t)| t.end.map(|e| e.when)).collect();
+    sqlx::query(
+        "INSERT INTO timings (instance, operation, request_id, seq, deployment_id,
+                              start_event_id, start_when, end_event_id, end_when, duration_us)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[],
+                              $6::bigint[], $7::timestamptz[], $8::bigint[], $9::timestamptz[], $10::bigint[])",
+    )
+    .bind(&instances)
+    .bind(&operations)
+    .bind(&requests)
+    .bind(&seqs)
+    .bind(&deployments)
+    .bind(column(|(_, t)| t.start.map(|s| s.event_id)))
+    .bind(&start_whens)
+    .bind(column(|(_, t)| t.end.map(|e| e.event_id)))
+    .bind(&end_whens)
+    .bind(column(|(_, t)| t.duration_us()))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Changes to `timing_buckets`, keyed (and so applied) in sorted order.
+#[derive(Default)]
+struct BucketDeltas {
+    deltas: BTreeMap<(String, DateTime<Utc>, i16), (i64, i64)>,
+}
+
+impl BucketDeltas {
+    /// Counts a complete, non-negative timing with `sign` +1 (added) or −1 (removed).
+    fn add(
+        &mut self,
+        operation: &str,
+        end_when: Option<DateTime<Utc>>,
+        duration_us: Option<i64>,
+        sign: i64,
+    ) {
+        let (Some(end_when), Some(duration_us)) = (end_when, duration_us) else {
+            return;
+        };
+        if duration_us < 0 {
+            return;
+        }
+        let hour = end_when
+            .duration_trunc(TimeDelta::hours(1))
+            .unwrap_or(end_when);
+        let entry = self
+            .deltas
+            .entry((
+                operation.to_owned(),
+                hour,
+                histogram::bucket_of(duration_us),
+            ))
+            .or_default();
+        entry.0 += sign;
+        entry.1 += sign * duration_us;
+    }
+
+    async fn apply(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let changed: Vec<_> = self
+            .deltas
+            .into_iter()
+            .filter(|(_, (n, total))| *n != 0 || *total != 0)
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let operations: Vec<&str> = changed
+            .iter()
+            .map(|((operation, _, _), _)| operation.as_str())
+            .collect();
+        let hours: Vec<DateTime<Utc>> = changed.iter().map(|((_, hour, _), _)| *hour).collect();
+        let buckets: Vec<i16> = changed.iter().map(|((_, _, bucket), _)| *bucket).collect();
+        let counts: Vec<i64> = changed.iter().map(|(_, (n, _))| *n).collect();
+        let totals: Vec<i64> = changed.iter().map(|(_, (_, total))| *total).collect();
+        sqlx::query(
+            "INSERT INTO timing_buckets AS b (operation, hour, bucket, n, total_us)
+             SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::bigint[], $5::bigint[])
+             ON CONFLICT (operation, hour, bucket)
+             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
+        )
+        .bind(&operations)
+        .bind(&hours)
+        .bind(&buckets)
+        .bind(&counts)
+        .bind(&totals)
+        .execute(&mut *tx)
+        .await?;
+        // A bucket emptied by a re-pairing leaves no row, so the stored state
+        // is the same whatever the arrival order.
+        sqlx::query(
+            "DELETE FROM timing_buckets
+             WHERE n = 0 AND (operation, hour, bucket) IN
+                   (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::smallint[]))",
+        )
+        .bind(&operations)
+        .bind(&hours)
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
