@@ -28,6 +28,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .merge(crate::stacky::router())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(metrics::track))

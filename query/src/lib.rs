@@ -4,11 +4,13 @@
 //! - [`app`]: the router, health and metrics endpoints, the fallback.
 //! - [`error`]: the one error type and its three wire shapes.
 //! - [`metrics`]: HTTP metrics.
+//! - [`stacky`]: StackTach's `stacky/*` API.
 
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod stacky;
 
 use std::time::Duration;
 

@@ -52,3 +52,9 @@ CREATE TABLE kpi_trackers (
 
 CREATE INDEX kpi_trackers_request ON kpi_trackers (request_id);
 CREATE INDEX kpi_trackers_start ON kpi_trackers (start_when) WHERE end_event_id IS NOT NULL;
+
+-- Every tenant any stored event carries, so `stacky/kpi/<tenant>` can tell an
+-- unknown tenant (404) from one without recent requests without a scan.
+CREATE TABLE event_tenants (
+    tenant text PRIMARY KEY
+);

@@ -114,8 +114,13 @@ async fn create_database_if_missing(options: &PgConnectOptions) -> Result<(), Da
     let _ = admin.close().await;
     match created {
         Ok(_) => Ok(()),
-        // 42P04: duplicate_database, another replica created it first.
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => Ok(()),
+        // Another replica created it first: 42P04 duplicate_database, or
+        // 23505 when both inserted into pg_database at the same moment.
+        Err(sqlx::Error::Database(error))
+            if matches!(error.code().as_deref(), Some("42P04" | "23505")) =>
+        {
+            Ok(())
+        }
         Err(source) => Err(DatabaseError::Create { database, source }),
     }
 }

@@ -15,7 +15,8 @@ pub fn bucket_of(duration_us: i64) -> i16 {
     if micros <= FLOOR_US {
         return 0;
     }
-    let bucket = ((micros / FLOOR_US).log2() * BUCKETS_PER_DOUBLING).ceil();
+    // The epsilon keeps a bucket's own upper bound inside it despite rounding.
+    let bucket = ((micros / FLOOR_US).log2() * BUCKETS_PER_DOUBLING - 1e-9).ceil();
     (bucket as i64).clamp(0, i64::from(MAX_BUCKET)) as i16
 }
 
@@ -45,7 +46,7 @@ pub fn percentile_us(
     for (bucket, count) in sorted {
         seen += count;
         if seen >= rank {
-            let estimate = upper_bound_us(bucket).round() as i64;
+            let estimate = upper_bound_us(bucket).floor() as i64;
             return Some(estimate.clamp(min_us, max_us));
         }
     }

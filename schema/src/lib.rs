@@ -18,6 +18,7 @@ pub mod pairing;
 pub mod prometheus;
 pub mod store;
 pub mod timestamp;
+pub mod usage;
 
 pub use database::{connect, migrate, DatabaseError, PoolSettings, MIGRATOR};
 pub use envelope::parse;

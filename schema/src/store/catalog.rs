@@ -1,4 +1,4 @@
-//! The distinct event names and hosts of each family, kept on ingest so the
+//! The distinct event names, hosts and tenants of each family, kept on ingest so the
 //! `stacky/events` and `stacky/hosts` lists cost the size of the list.
 
 use std::collections::{BTreeSet, HashSet};
@@ -21,6 +21,8 @@ pub enum CatalogEntry {
     Event(&'static str, String),
     /// A host.
     Host(&'static str, String),
+    /// A tenant.
+    Tenant(String),
 }
 
 impl KnownNames {
@@ -36,6 +38,12 @@ impl KnownNames {
             let name = CatalogEntry::Event(family, event.event_type.clone());
             if !known.contains(&name) {
                 unknown.insert(name);
+            }
+            if let Some(tenant) = &event.tenant {
+                let tenant = CatalogEntry::Tenant(tenant.clone());
+                if !known.contains(&tenant) {
+                    unknown.insert(tenant);
+                }
             }
             if let Some(host) = &event.host {
                 let host = CatalogEntry::Host(family, host.clone());
@@ -64,6 +72,7 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     let (mut event_families, mut events, mut host_families, mut hosts) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut tenants = Vec::new();
     for entry in entries {
         match entry {
             CatalogEntry::Event(family, name) => {
@@ -74,6 +83,7 @@ pub async fn insert(
                 host_families.push(*family);
                 hosts.push(host.as_str());
             }
+            CatalogEntry::Tenant(tenant) => tenants.push(tenant.as_str()),
         }
     }
     if !events.is_empty() {
@@ -95,6 +105,16 @@ pub async fn insert(
         )
         .bind(&host_families)
         .bind(&hosts)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !tenants.is_empty() {
+        sqlx::query(
+            "INSERT INTO event_tenants (tenant)
+             SELECT * FROM unnest($1::text[]) ORDER BY 1
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&tenants)
         .execute(&mut *tx)
         .await?;
     }

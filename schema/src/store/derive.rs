@@ -10,7 +10,8 @@ use crate::event::{Event, Family};
 use crate::kpi;
 use crate::pairing::{split_event_type, TimingKey};
 
-use super::{kpi_trackers, timings};
+use super::{kpi_trackers, timings, usage_rows};
+use crate::usage;
 
 /// Keys a batch touches.
 #[derive(Debug, Default)]
@@ -19,6 +20,8 @@ pub struct Touched {
     pub timing_keys: BTreeSet<TimingKey>,
     /// Request ids whose KPI trackers may change.
     pub requests: BTreeSet<String>,
+    /// Instances whose usage may change.
+    pub usage_instances: BTreeSet<String>,
 }
 
 impl Touched {
@@ -34,6 +37,10 @@ impl Touched {
                     operation: operation.to_owned(),
                     request_id: event.request_id.clone().unwrap_or_default(),
                 });
+            }
+            if let (true, Some(instance)) = (usage::feeds_usage(&event.event_type), &event.instance)
+            {
+                touched.usage_instances.insert(instance.clone());
             }
             let ends_or_starts_tracker = event.event_type.ends_with(".end")
                 || kpi::starts_tracker(&event.event_type, event.service.as_deref());
@@ -93,6 +100,7 @@ pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derive
         .await?;
     let pairs_completed = timings::rederive(tx, &touched.timing_keys).await?;
     kpi_trackers::rederive(tx, &touched.requests).await?;
+    usage_rows::rederive(tx, &touched.usage_instances).await?;
     Ok(Derived { pairs_completed })
 }
 

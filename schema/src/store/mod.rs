@@ -11,6 +11,7 @@ mod partitions;
 mod raw;
 mod rejected;
 mod timings;
+mod usage_rows;
 
 use std::sync::Arc;
 
@@ -174,7 +175,10 @@ impl Store {
         let touched = derive::Touched::of(new_events.iter().map(|(_, event)| *event));
         let derived = derive::rederive(&mut tx, &touched)
             .await
-            .map_err(StoreError::at("deriving timings and KPIs", batch_size))?;
+            .map_err(StoreError::at(
+                "deriving timings, KPIs and usage",
+                batch_size,
+            ))?;
         let pending_names = self
             .catalog
             .unknown(new_events.iter().map(|(_, event)| *event));

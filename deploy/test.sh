@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (README's second command, SPEC §2; .ci/run calls
+# it): PostgreSQL and RabbitMQ the same way as deploy/run.sh, then
+# `cargo nextest run --workspace --no-fail-fast` with any extra arguments, then
+# the static checks of deploy/. Exits with the tests' status; when the tests
+# pass, a failed deployment check fails the run too.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=deploy/lib/services.sh
+source deploy/lib/services.sh
+# shellcheck source=deploy/lib/checks.sh
+source deploy/lib/checks.sh
+
+usage() {
+    cat <<EOF
+Usage: deploy/test.sh [--checks-only] [NEXTEST ARGS...]
+
+Makes PostgreSQL and RabbitMQ available (private instances under .tach/ if none
+answer), exports DATABASE_URL (a server URL: each test creates its own
+tach_test_<uuid> database) and AMQP_URL, runs
+  cargo nextest run --workspace --no-fail-fast [NEXTEST ARGS...]
+then checks deploy/ (promtool, YAML, tach.example.toml).
+
+  --checks-only  only check the files in deploy/; no services, no tests
+  -h, --help     this text (nextest's own: cargo nextest run --help)
+
+Examples: deploy/test.sh -E 'package(tach-schema)'   deploy/test.sh e2e::stacky
+Environment: TACH_SERVICES (auto|private|external), TACH_KEEP_SERVICES=1 to leave
+private PostgreSQL/RabbitMQ running (deploy/stop.sh --all stops them), and the
+settings listed in deploy/lib/services.sh.
+EOF
+}
+
+# Under CI, use nextest's "ci" profile when the workspace defines one.
+nextest_profile_args() {
+    if [[ ${CI:-} == true ]] && grep -qs '^\[profile\.ci\]' .config/nextest.toml; then
+        echo --profile ci
+    fi
+}
+
+stop_services_at_exit() {
+    if [[ ${TACH_KEEP_SERVICES:-0} == 1 ]]; then
+        tach_say "TACH_KEEP_SERVICES=1: leaving PostgreSQL and RabbitMQ running"
+    else
+        tach_services_down || true
+    fi
+}
+
+main() {
+    case ${1:-} in
+        -h | --help) usage; return 0 ;;
+        --checks-only) tach_check_deploy_files; return ;;
+    esac
+
+    tach_ensure_nextest
+    trap stop_services_at_exit EXIT
+    # The tests take a server URL and make their own databases; "postgres"
+    # always exists to connect to.
+    TACH_DB_NAME=${TACH_DB_NAME:-postgres} tach_services_up
+
+    local test_status=0 check_status=0
+    local -a profile_args
+    read -r -a profile_args <<<"$(nextest_profile_args)"
+    tach_say "running: cargo nextest run --workspace --no-fail-fast ${profile_args[*]} $*"
+    cargo nextest run --workspace --no-fail-fast "${profile_args[@]}" "$@" || test_status=$?
+
+    tach_check_deploy_files || check_status=$?
+    if ((test_status != 0)); then
+        tach_say "tests FAILED (status $test_status)"
+        return "$test_status"
+    fi
+    if ((check_status != 0)); then
+        tach_say "tests passed; deployment checks FAILED"
+        return 1
+    fi
+    tach_say "tests passed"
+}
+
+main "$@"

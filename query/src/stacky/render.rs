@@ -1,0 +1,115 @@
+//! The StackTach wire format: tables as JSON lists whose row 0 is the
+//! header, and values printed as StackTach printed them (API.md §1).
+
+use chrono::{DateTime, Timelike, Utc};
+use serde_json::{json, Value};
+
+use super::params::Service;
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff`, without the fraction when it is zero.
+pub fn when(time: DateTime<Utc>) -> String {
+    if time.nanosecond() / 1000 == 0 {
+        time.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+}
+
+/// `%H:%M:%S.ffffff` (the fraction omitted when zero), as Python's `str(time)`.
+pub fn time_of_day(time: DateTime<Utc>) -> String {
+    if time.nanosecond() / 1000 == 0 {
+        time.format("%H:%M:%S").to_string()
+    } else {
+        time.format("%H:%M:%S%.6f").to_string()
+    }
+}
+
+/// `0d 00:00:55.50`: days, hours, minutes, seconds and the first two digits
+/// of the fraction, truncated.
+pub fn duration(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let micros = micros.unsigned_abs();
+    let (seconds, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    format!(
+        "{sign}{days}d {:02}:{:02}:{:02}.{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        fraction / 10_000
+    )
+}
+
+/// `0d 00:08:26`: like [`duration`], truncated to whole seconds (summary's Avg).
+pub fn whole_seconds(micros: i64) -> String {
+    let full = duration(micros);
+    full[..full.len() - 3].to_owned()
+}
+
+/// Decimal unix seconds as a JSON number.
+pub fn unix_seconds(time: DateTime<Utc>) -> Value {
+    json!(time.timestamp_micros() as f64 / 1_000_000.0)
+}
+
+/// `E` for an event that came with an error routing key, else a space.
+pub fn error_mark(is_error: bool) -> &'static str {
+    if is_error {
+        "E"
+    } else {
+        " "
+    }
+}
+
+/// The header of a service's event table.
+pub fn event_header(service: Service) -> Value {
+    match service {
+        Service::Nova => json!([
+            "#",
+            "?",
+            "When",
+            "Deployment",
+            "Event",
+            "Host",
+            "State",
+            "State'",
+            "Task'"
+        ]),
+        Service::Glance => json!(["#", "?", "When", "Deployment", "Event", "Host", "Status"]),
+        Service::Generic => json!([
+            "#",
+            "?",
+            "When",
+            "Deployment",
+            "Event",
+            "Host",
+            "Instance",
+            "Request id"
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn durations_print_like_stacktach() {
+        assert_eq!(duration(55_500_000), "0d 00:00:55.50");
+        assert_eq!(
+            duration(((26 * 3600 + 3 * 60 + 4) * 1_000_000) + 79_999),
+            "1d 02:03:04.07"
+        );
+        assert_eq!(whole_seconds(506_999_999), "0d 00:08:26");
+        assert_eq!(duration(-1_500_000), "-0d 00:00:01.50");
+    }
+
+    #[test]
+    fn times_drop_a_zero_fraction() {
+        let time = Utc.with_ymd_and_hms(2014, 1, 14, 15, 39, 22).unwrap();
+        assert_eq!(when(time), "2014-01-14 15:39:22");
+        let time = time.with_nanosecond(574_829_000).unwrap();
+        assert_eq!(when(time), "2014-01-14 15:39:22.574829");
+        assert_eq!(time_of_day(time), "15:39:22.574829");
+    }
+}

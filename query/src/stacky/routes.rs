@@ -1,0 +1,591 @@
+//! The `stacky/*` routes and their handlers: parse the parameters, run the
+//! queries, render the table.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, MethodRouter};
+use axum::{Json, Router};
+use chrono::{DurationRound, SubsecRound, TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use super::params::{self, Params, Service, Window};
+use super::queries::{self, EventRow, Order};
+use super::render;
+use super::StackyError;
+use crate::app::AppState;
+use crate::error::ApiError;
+
+type Answer = Result<Json<Value>, StackyError>;
+
+/// Every `stacky/*` route, with and without the trailing slash.
+pub fn router() -> Router<AppState> {
+    let routes: [(&str, MethodRouter<AppState>); 19] = [
+        ("/stacky/deployments", get(deployments)),
+        ("/stacky/events", get(events)),
+        ("/stacky/hosts", get(hosts)),
+        ("/stacky/uuid", get(uuid)),
+        ("/stacky/request", get(request)),
+        ("/stacky/search", get(search)),
+        ("/stacky/show/{event_id}", get(show)),
+        ("/stacky/watch/{deployment_id}", get(watch)),
+        ("/stacky/timings", get(timings)),
+        ("/stacky/timings/uuid", get(timings_of_uuid)),
+        ("/stacky/summary", get(summary)),
+        ("/stacky/kpi", get(kpi_all)),
+        ("/stacky/kpi/{tenant_id}", get(kpi_of_tenant)),
+        ("/stacky/usage/launches", get(launches)),
+        ("/stacky/usage/deletes", get(deletes)),
+        ("/stacky/usage/exists", get(exists)),
+        // The seed's examples spell it `usages`.
+        ("/stacky/usages/launches", get(launches)),
+        ("/stacky/usages/deletes", get(deletes)),
+        ("/stacky/usages/exists", get(exists)),
+    ];
+    let mut router = Router::new();
+    for (path, handler) in routes {
+        router = router
+            .route(path, handler.clone())
+            .route(&format!("{path}/"), handler);
+    }
+    router
+}
+
+fn table(header: Value, rows: impl IntoIterator<Item = Value>) -> Json<Value> {
+    let mut table = vec![header];
+    table.extend(rows);
+    Json(Value::Array(table))
+}
+
+/// A table that is `[]`, not a lone header, when empty (uuid, search).
+fn table_or_empty(header: Value, rows: Vec<Value>) -> Json<Value> {
+    if rows.is_empty() {
+        return Json(json!([]));
+    }
+    table(header, rows)
+}
+
+fn event_row(service: Service, row: &EventRow) -> Value {
+    let head = json!([
+        row.id,
+        render::error_mark(row.is_error),
+        render::when(row.when),
+        row.deployment,
+        row.event,
+        row.host
+    ]);
+    let mut cells = head.as_array().cloned().unwrap_or_default();
+    match service {
+        Service::Nova => {
+            cells.extend([json!(row.state), json!(row.old_state), json!(row.old_task)])
+        }
+        Service::Glance => cells.push(json!(row.image_status)),
+        Service::Generic => cells.extend([json!(row.instance), json!(row.request_id)]),
+    }
+    Value::Array(cells)
+}
+
+async fn deployments(State(state): State<AppState>) -> Answer {
+    let rows = queries::deployments(&state.pool).await?;
+    Ok(table(
+        json!(["#", "Name"]),
+        rows.into_iter().map(|(id, name)| json!([id, name])),
+    ))
+}
+
+/// `service` when given, else every service's names merged.
+fn families_or_all(params: &Params) -> Result<Vec<&'static str>, ApiError> {
+    if params.get("service").is_some() {
+        return Ok(params.service()?.families().to_vec());
+    }
+    Ok([Service::Nova, Service::Glance, Service::Generic]
+        .iter()
+        .flat_map(|s| s.families().iter().copied())
+        .collect())
+}
+
+async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let names = queries::event_names(&state.pool, &families_or_all(&params)?).await?;
+    Ok(table(
+        json!(["Event Name"]),
+        names.into_iter().map(|name| json!([name])),
+    ))
+}
+
+async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let hosts = queries::hosts(&state.pool, params.service()?.families()).await?;
+    Ok(table(
+        json!(["Host Name"]),
+        hosts.into_iter().map(|host| json!([host])),
+    ))
+}
+
+async fn uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let service = params.service()?;
+    let uuid = params::uuid(params.required("uuid")?)?;
+    let column = if service == Service::Glance {
+        "image_uuid"
+    } else {
+        "instance"
+    };
+    let window = params.window("when_min", "when_max")?;
+    let rows = queries::events_where(
+        &state.pool,
+        service,
+        column,
+        &uuid,
+        window,
+        params.paging()?,
+        Order::OldestFirst,
+    )
+    .await?;
+    Ok(table_or_empty(
+        render::event_header(service),
+        rows.iter().map(|row| event_row(service, row)).collect(),
+    ))
+}
+
+async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let request_id = params::request_id(params.required("request_id")?)?;
+    let window = params.window("when_min", "when_max")?;
+    let rows = queries::events_where(
+        &state.pool,
+        Service::Nova,
+        "request_id",
+        &request_id,
+        window,
+        params.paging()?,
+        Order::OldestFirst,
+    )
+    .await?;
+    Ok(table(
+        render::event_header(Service::Nova),
+        rows.iter().map(|row| event_row(Service::Nova, row)),
+    ))
+}
+
+async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let service = params.service()?;
+    let field = params.required("field")?;
+    let value = params.required("value")?;
+    let allowed = service.search_fields();
+    let Some((_, column)) = allowed.iter().find(|(name, _)| *name == field) else {
+        let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+        return Err(ApiError::BadRequest(format!(
+            "unknown field {field:?}; use one of {}",
+            names.join(", ")
+        ))
+        .into());
+    };
+    let window = params.window("when_min", "when_max")?;
+    let rows = queries::events_where(
+        &state.pool,
+        service,
+        column,
+        value,
+        window,
+        params.paging()?,
+        Order::NewestFirst,
+    )
+    .await?;
+    Ok(table_or_empty(
+        render::event_header(service),
+        rows.iter().map(|row| event_row(service, row)).collect(),
+    ))
+}
+
+fn integer_path(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .map_err(|_| ApiError::BadRequest(format!("{what} must be an integer, not {text:?}")))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let service = params.service()?;
+    let id = integer_path(&event_id, "the event id")?;
+    let event = queries::event_by_id(&state.pool, service, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("event {id}"),
+        })?;
+    let (status_key, status) = match service {
+        Service::Glance => ("Status", &event.image_status),
+        _ => ("State", &event.state),
+    };
+    let uuid = if service == Service::Glance {
+        &event.image_uuid
+    } else {
+        &event.instance
+    };
+    let attributes = json!([
+        ["Key", "Value"],
+        ["#", event.id],
+        ["When", render::when(event.when)],
+        ["Deployment", event.deployment],
+        ["Category", event.routing_key],
+        ["Publisher", event.publisher],
+        [status_key, status],
+        ["Event", event.event],
+        ["Service", event.service],
+        ["Host", event.host],
+        ["UUID", uuid],
+        ["Req ID", event.request_id],
+    ]);
+    let body: Value =
+        serde_json::from_str(&event.body).unwrap_or(Value::String(event.body.clone()));
+    let pretty = serde_json::to_string_pretty(&json!([event.routing_key, body]))
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    Ok(Json(json!([attributes, pretty, uuid])))
+}
+
+/// At most this many events per `watch` answer.
+const WATCH_LIMIT: i64 = 1000;
+
+async fn watch(
+    State(state): State<AppState>,
+    Path(deployment): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let service = params.service()?;
+    let deployment_id = integer_path(&deployment, "the deployment id")?;
+    let deployment_id = i32::try_from(deployment_id)
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("no deployment {deployment_id}")))?;
+    // Cut to the second, as StackTach did, so answers can be cached.
+    let now = Utc::now().trunc_subsecs(0);
+    let since = params
+        .unix_time("since")?
+        .unwrap_or(now - TimeDelta::seconds(2));
+    let event_name = params.get("event_name").filter(|name| !name.is_empty());
+    let filter = (deployment_id > 0).then_some(deployment_id);
+    let rows = queries::watched_events(
+        &state.pool,
+        service,
+        filter,
+        event_name,
+        since,
+        now,
+        WATCH_LIMIT,
+    )
+    .await?;
+    let widest = queries::longest_event_name(&state.pool, service.families()).await?;
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let uuid = if service == Service::Glance {
+                &row.image_uuid
+            } else {
+                &row.instance
+            };
+            json!([
+                row.id,
+                if row.is_error { "E" } else { " " },
+                row.when.format("%Y-%m-%d").to_string(),
+                render::time_of_day(row.when),
+                row.deployment,
+                row.event,
+                uuid.as_deref().unwrap_or("-"),
+            ])
+        })
+        .collect();
+    Ok(Json(json!([
+        [10, 1, 15, 20, widest, 36],
+        events,
+        now.timestamp().to_string()
+    ])))
+}
+
+async fn timings(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let name = params.required("name")?;
+    let window = params.window("end_when_min", "end_when_max")?;
+    let rows = queries::timings_by_name(&state.pool, name, window, params.paging()?).await?;
+    Ok(table(
+        json!([name, "Time"]),
+        rows.into_iter()
+            .map(|(instance, micros)| json!([instance, render::duration(micros)])),
+    ))
+}
+
+async fn timings_of_uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let uuid = params::uuid(params.required("uuid")?)?;
+    let rows = queries::timings_of_instance(&state.pool, &uuid).await?;
+    let rows = rows.into_iter().map(|timing| {
+        let (mark, time) = match (timing.start_when, timing.end_when, timing.duration_us) {
+            (Some(_), Some(_), Some(micros)) => (".", render::duration(micros)),
+            (Some(_), None, _) => ("S", "n/a".to_owned()),
+            _ => ("E", "n/a".to_owned()),
+        };
+        json!([mark, timing.operation, time])
+    });
+    Ok(table(json!(["?", "Event", "Time (secs)"]), rows))
+}
+
+/// Count, total, min, max and histogram of one operation's timings.
+#[derive(Default)]
+struct OperationSummary {
+    count: i64,
+    total_us: i64,
+    buckets: Vec<(i16, i64)>,
+}
+
+async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let window = params.window("when_min", "when_max")?;
+    let percentiles = percentiles(params.get("percentiles"))?;
+    let summaries = summarize(&state, window).await?;
+    let operations: Vec<String> = summaries.keys().cloned().collect();
+    let extremes: BTreeMap<String, (Option<i64>, Option<i64>)> =
+        queries::min_max(&state.pool, &operations, window)
+            .await?
+            .into_iter()
+            .map(|(operation, min, max)| (operation, (min, max)))
+            .collect();
+    let mut header = vec![
+        json!("Event"),
+        json!("N"),
+        json!("Min"),
+        json!("Max"),
+        json!("Avg"),
+    ];
+    header.extend(
+        percentiles
+            .iter()
+            .map(|p| json!(format!("p{}", format_percentile(*p)))),
+    );
+    let rows = summaries.iter().filter_map(|(operation, summary)| {
+        let (Some(min), Some(max)) = extremes.get(operation).copied().unwrap_or_default() else {
+            return None;
+        };
+        let mut row = vec![
+            json!(operation),
+            json!(summary.count),
+            json!(render::duration(min)),
+            json!(render::duration(max)),
+            json!(render::whole_seconds(summary.total_us / summary.count)),
+        ];
+        for percentile in &percentiles {
+            let value =
+                tach_schema::histogram::percentile_us(&summary.buckets, *percentile, min, max)
+                    .unwrap_or(min);
+            row.push(json!(render::duration(value)));
+        }
+        Some(Value::Array(row))
+    });
+    Ok(table(Value::Array(header), rows))
+}
+
+/// Sums the aggregates of whole hours inside the window, and the timings of
+/// its partial edge hours, per nova operation.
+async fn summarize(
+    state: &AppState,
+    window: Window,
+) -> Result<BTreeMap<String, OperationSummary>, StackyError> {
+    let hour = TimeDelta::hours(1);
+    let ceil_hour = |time: chrono::DateTime<Utc>| {
+        let floor = time.duration_trunc(hour).unwrap_or(time);
+        if floor == time {
+            floor
+        } else {
+            floor + hour
+        }
+    };
+    // Whole hours [first_full, after_full) lie inside [min, max].
+    let first_full = window.min.map(ceil_hour);
+    let after_full = window.max.map(|max| {
+        (max + TimeDelta::microseconds(1))
+            .duration_trunc(hour)
+            .unwrap_or(max)
+    });
+    let mut summaries: BTreeMap<String, OperationSummary> = BTreeMap::new();
+    let empty_middle =
+        matches!((first_full, after_full), (Some(first), Some(after)) if first >= after);
+    if !empty_middle {
+        for (operation, bucket, count, total) in
+            queries::bucket_totals(&state.pool, first_full, after_full).await?
+        {
+            let summary = summaries.entry(operation).or_default();
+            summary.count += count;
+            summary.total_us += total;
+            summary.buckets.push((bucket, count));
+        }
+    }
+    let inclusive_end = |max: chrono::DateTime<Utc>| max + TimeDelta::microseconds(1);
+    let edges = match (window.min, window.max) {
+        (None, None) => vec![],
+        (Some(min), None) => vec![(min, first_full.unwrap_or(min))],
+        (None, Some(max)) => vec![(after_full.unwrap_or(max), inclusive_end(max))],
+        (Some(min), Some(max)) if empty_middle => vec![(min, inclusive_end(max))],
+        (Some(min), Some(max)) => vec![
+            (min, first_full.unwrap_or(min)),
+            (after_full.unwrap_or(max), inclusive_end(max)),
+        ],
+    };
+    for (from, until) in edges.into_iter().filter(|(from, until)| from < until) {
+        for (operation, micros) in queries::timings_ending_between(&state.pool, from, until).await?
+        {
+            let summary = summaries.entry(operation).or_default();
+            summary.count += 1;
+            summary.total_us += micros;
+            summary
+                .buckets
+                .push((tach_schema::histogram::bucket_of(micros), 1));
+        }
+    }
+    summaries.retain(|_, summary| summary.count > 0);
+    Ok(summaries)
+}
+
+fn percentiles(text: Option<&str>) -> Result<Vec<f64>, ApiError> {
+    let Some(text) = text.filter(|text| !text.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|item| match item.trim().parse::<f64>() {
+            Ok(value) if (0.0..=100.0).contains(&value) && value > 0.0 => Ok(value),
+            _ => Err(ApiError::BadRequest(format!(
+                "percentiles must be numbers in (0, 100], not {item:?}"
+            ))),
+        })
+        .collect()
+}
+
+fn format_percentile(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+async fn kpi_all(State(state): State<AppState>) -> Answer {
+    kpi_table(&state, None).await
+}
+
+async fn kpi_of_tenant(State(state): State<AppState>, Path(tenant): Path<String>) -> Answer {
+    if !queries::tenant_exists(&state.pool, &tenant).await? {
+        return Err(ApiError::NotFound {
+            what: format!("tenant {tenant}"),
+        }
+        .into());
+    }
+    kpi_table(&state, Some(&tenant)).await
+}
+
+async fn kpi_table(state: &AppState, tenant: Option<&str>) -> Answer {
+    let since = Utc::now() - TimeDelta::days(1);
+    let rows = queries::kpi(&state.pool, since, tenant).await?;
+    let rows = rows.into_iter().map(|row| {
+        json!([
+            row.operation,
+            row.duration_us.map(render::duration),
+            row.instance,
+            row.deployment
+        ])
+    });
+    Ok(table(json!(["Event", "Time", "UUID", "Deployment"]), rows))
+}
+
+/// The optional `instance` filter of the usage tables (a UUID).
+fn instance_filter(params: &Params) -> Result<Option<String>, ApiError> {
+    params
+        .get("instance")
+        .filter(|text| !text.is_empty())
+        .map(params::uuid)
+        .transpose()
+}
+
+fn optional_when(time: Option<chrono::DateTime<Utc>>) -> Value {
+    time.map(|time| json!(render::when(time)))
+        .unwrap_or(Value::Null)
+}
+
+async fn launches(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let rows = queries::launches(
+        &state.pool,
+        instance_filter(&params)?.as_deref(),
+        params.paging()?,
+    )
+    .await?;
+    let rows = rows.into_iter().map(|row| {
+        json!([
+            row.instance,
+            optional_when(row.launched_at),
+            row.instance_type_id,
+            row.instance_flavor_id
+        ])
+    });
+    Ok(table(
+        json!([
+            "UUID",
+            "Launched At",
+            "Instance Type Id",
+            "Instance Flavor Id"
+        ]),
+        rows,
+    ))
+}
+
+async fn deletes(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let rows = queries::deletes(
+        &state.pool,
+        instance_filter(&params)?.as_deref(),
+        params.paging()?,
+    )
+    .await?;
+    let rows = rows.into_iter().map(|(instance, launched_at, deleted_at)| {
+        json!([
+            instance,
+            render::when(launched_at),
+            optional_when(deleted_at)
+        ])
+    });
+    Ok(table(json!(["UUID", "Launched At", "Deleted At"]), rows))
+}
+
+async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let rows = queries::exists(
+        &state.pool,
+        instance_filter(&params)?.as_deref(),
+        params.paging()?,
+    )
+    .await?;
+    let rows = rows.into_iter().map(|row| {
+        json!([
+            row.instance,
+            render::when(row.launched_at),
+            optional_when(row.deleted_at),
+            row.instance_type_id,
+            row.instance_flavor_id,
+            row.message_id,
+            row.status
+        ])
+    });
+    Ok(table(
+        json!([
+            "UUID",
+            "Launched At",
+            "Deleted At",
+            "Instance Type Id",
+            "Instance Flavor Id",
+            "Message ID",
+            "Status"
+        ]),
+        rows,
+    ))
+}

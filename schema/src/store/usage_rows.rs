@@ -1,0 +1,176 @@
+//! Re-deriving the usage rows of touched instances.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, Row};
+
+use crate::usage::{self, LifecycleEvent, Usage, USAGE_EVENTS};
+
+/// Replaces the usage rows of `instances` with those derived from their events.
+pub async fn rederive(
+    tx: &mut PgConnection,
+    instances: &BTreeSet<String>,
+) -> Result<(), sqlx::Error> {
+    if instances.is_empty() {
+        return Ok(());
+    }
+    let instance_ids: Vec<&str> = instances.iter().map(String::as_str).collect();
+    let rows = sqlx::query(
+        "SELECT instance, message_id, event, \"when\", coalesce(request_id, '') AS request_id, tenant,
+                body -> 'payload' AS payload
+         FROM raw_events
+         WHERE instance = ANY($1) AND family = 'nova' AND event = ANY($2)",
+    )
+    .bind(&instance_ids)
+    .bind(USAGE_EVENTS.as_slice())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_instance: BTreeMap<String, Vec<LifecycleEvent>> = BTreeMap::new();
+    for row in rows {
+        let payload: Option<Value> = row.try_get("payload")?;
+        by_instance
+            .entry(row.try_get("instance")?)
+            .or_default()
+            .push(LifecycleEvent {
+                message_id: row.try_get("message_id")?,
+                event_type: row.try_get("event")?,
+                when: row.try_get("when")?,
+                request_id: row.try_get("request_id")?,
+                tenant: row.try_get("tenant")?,
+                payload: payload
+                    .and_then(|payload| payload.as_object().cloned())
+                    .unwrap_or_default(),
+            });
+    }
+    let derived: Vec<(&str, Usage)> = by_instance
+        .iter()
+        .map(|(instance, events)| (instance.as_str(), usage::derive(events)))
+        .collect();
+    for table in ["usage_launches", "usage_deletes", "usage_exists"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE instance = ANY($1)"
+        )))
+        .bind(&instance_ids)
+        .execute(&mut *tx)
+        .await?;
+    }
+    insert_launches(tx, &derived).await?;
+    insert_deletes(tx, &derived).await?;
+    insert_exists(tx, &derived).await
+}
+
+async fn insert_launches(
+    tx: &mut PgConnection,
+    derived: &[(&str, Usage)],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(&str, &usage::Launch)> = derived
+        .iter()
+        .flat_map(|(i, u)| u.launches.iter().map(move |l| (*i, l)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let instances: Vec<&str> = rows.iter().map(|(i, _)| *i).collect();
+    let requests: Vec<&str> = rows.iter().map(|(_, l)| l.request_id.as_str()).collect();
+    let launched: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, l)| l.launched_at).collect();
+    let types: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, l)| l.instance_type_id.as_deref())
+        .collect();
+    let flavors: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, l)| l.instance_flavor_id.as_deref())
+        .collect();
+    let tenants: Vec<Option<&str>> = rows.iter().map(|(_, l)| l.tenant.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO usage_launches (instance, request_id, launched_at, instance_type_id, instance_flavor_id, tenant)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])",
+    )
+    .bind(&instances)
+    .bind(&requests)
+    .bind(&launched)
+    .bind(&types)
+    .bind(&flavors)
+    .bind(&tenants)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_deletes(
+    tx: &mut PgConnection,
+    derived: &[(&str, Usage)],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(&str, &usage::Delete)> = derived
+        .iter()
+        .flat_map(|(i, u)| u.deletes.iter().map(move |d| (*i, d)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let instances: Vec<&str> = rows.iter().map(|(i, _)| *i).collect();
+    let launched: Vec<DateTime<Utc>> = rows.iter().map(|(_, d)| d.launched_at).collect();
+    let deleted: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, d)| d.deleted_at).collect();
+    sqlx::query(
+        "INSERT INTO usage_deletes (instance, launched_at, deleted_at)
+         SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])",
+    )
+    .bind(&instances)
+    .bind(&launched)
+    .bind(&deleted)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_exists(
+    tx: &mut PgConnection,
+    derived: &[(&str, Usage)],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(&str, &usage::Exists)> = derived
+        .iter()
+        .flat_map(|(i, u)| u.exists.iter().map(move |e| (*i, e)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let instances: Vec<&str> = rows.iter().map(|(i, _)| *i).collect();
+    let message_ids: Vec<&str> = rows.iter().map(|(_, e)| e.message_id.as_str()).collect();
+    let launched: Vec<DateTime<Utc>> = rows.iter().map(|(_, e)| e.launched_at).collect();
+    let deleted: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, e)| e.deleted_at).collect();
+    let types: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, e)| e.instance_type_id.as_deref())
+        .collect();
+    let flavors: Vec<Option<&str>> = rows
+        .iter()
+        .map(|(_, e)| e.instance_flavor_id.as_deref())
+        .collect();
+    let beginnings: Vec<Option<DateTime<Utc>>> =
+        rows.iter().map(|(_, e)| e.audit_period_beginning).collect();
+    let endings: Vec<Option<DateTime<Utc>>> =
+        rows.iter().map(|(_, e)| e.audit_period_ending).collect();
+    let tenants: Vec<Option<&str>> = rows.iter().map(|(_, e)| e.tenant.as_deref()).collect();
+    let bandwidth: Vec<i64> = rows.iter().map(|(_, e)| e.bandwidth_public_out).collect();
+    sqlx::query(
+        "INSERT INTO usage_exists (instance, message_id, launched_at, deleted_at, instance_type_id, instance_flavor_id,
+                                   audit_period_beginning, audit_period_ending, tenant, bandwidth_public_out)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[],
+                              $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[])",
+    )
+    .bind(&instances)
+    .bind(&message_ids)
+    .bind(&launched)
+    .bind(&deleted)
+    .bind(&types)
+    .bind(&flavors)
+    .bind(&beginnings)
+    .bind(&endings)
+    .bind(&tenants)
+    .bind(&bandwidth)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
