@@ -1,0 +1,74 @@
+//! Broker names of a test's own: exchanges `t<id>-nova` …, queues
+//! `t<id>-tach.*`, deployment `t<id>`; deleted at the end, so parallel tests
+//! never receive each other's messages.
+
+use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use tach_ingest::DeploymentConfig;
+use tach_ingest::topology;
+
+/// A test's broker namespace.
+pub struct TestBroker {
+    /// Prefix of every name.
+    pub prefix: String,
+    /// The broker URL.
+    pub amqp_url: String,
+}
+
+impl TestBroker {
+    /// A new namespace on the test broker.
+    pub fn new() -> TestBroker {
+        TestBroker {
+            prefix: format!("t{}-", super::unique_suffix()),
+            amqp_url: super::amqp_url(),
+        }
+    }
+
+    /// The deployment tach-ingest consumes for this test, via `amqp_url`
+    /// (the broker, or a proxy in front of it).
+    pub fn deployment(&self, amqp_url: &str) -> DeploymentConfig {
+        let mut deployment = DeploymentConfig::single(self.prefix.trim_end_matches('-'), amqp_url);
+        deployment.exchange_prefix = self.prefix.clone();
+        deployment.queue_prefix = format!("{}tach", self.prefix);
+        deployment
+    }
+
+    /// Messages ready in queue `name`, or None when it does not exist.
+    pub async fn queue_depth_at(amqp_url: &str, name: &str) -> Option<u32> {
+        let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await.ok()?;
+        let channel = connection.create_channel().await.ok()?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = channel.queue_declare(name.into(), passive, FieldTable::default()).await.ok();
+        let _ = connection.close(200, "probe done".into()).await;
+        queue.map(|queue| queue.message_count())
+    }
+
+    /// Deletes the test's queues and exchanges.
+    pub async fn delete_all(&self) {
+        let Ok(connection) = Connection::connect(&self.amqp_url, ConnectionProperties::default()).await else {
+            return;
+        };
+        let deployment = self.deployment(&self.amqp_url);
+        for queue in topology::queues(&deployment) {
+            if let Ok(channel) = connection.create_channel().await {
+                let _ = channel.queue_delete(queue.name.as_str().into(), QueueDeleteOptions::default()).await;
+            }
+        }
+        for binding in deployment.effective_bindings() {
+            if let Ok(channel) = connection.create_channel().await {
+                let _ = channel.exchange_delete(binding.exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+            }
+        }
+        let _ = connection.close(200, "test done".into()).await;
+    }
+}
+
+impl Default for TestBroker {
+    fn default() -> Self {
+        TestBroker::new()
+    }
+}

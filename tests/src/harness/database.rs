@@ -1,0 +1,95 @@
+//! A fresh, migrated database per test, `tach_test_<unix time>_<random>`,
+//! dropped by `drop_database`; ones left by failed runs are swept after an hour.
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+use tach_schema::PoolSettings;
+
+/// A test's own database.
+pub struct TestDatabase {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// A pool on it.
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    /// Creates and migrates a new database.
+    pub async fn create() -> TestDatabase {
+        super::init_tracing();
+        let server = super::database_url();
+        sweep_leftovers(&server).await;
+        let name = format!("tach_test_{}_{}", chrono::Utc::now().timestamp(), super::unique_suffix());
+        let options = PgConnectOptions::from_str(&server).expect("DATABASE_URL parses").database(&name);
+        let url = options.to_url_lossy().to_string();
+        let pool = tach_schema::connect(&url, PoolSettings { max_connections: 10, ..PoolSettings::default() })
+            .await
+            .expect("creating the test database");
+        tach_schema::migrate(&pool).await.expect("migrating the test database");
+        TestDatabase { name, url, pool }
+    }
+
+    /// Drops the database.
+    pub async fn drop_database(self) {
+        self.pool.close().await;
+        let mut admin = admin_connection(&super::database_url()).await;
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.expect("dropping the test database");
+    }
+
+    /// Kills every other backend connected to this database, as an operator
+    /// or a failover would.
+    pub async fn terminate_connections(&self) -> i64 {
+        let mut admin = admin_connection(&super::database_url()).await;
+        sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminating backends")
+    }
+
+    /// `SELECT count(*)` of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        let statement = format!("SELECT count(*) FROM {table}");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(statement)).fetch_one(&self.pool).await.expect("counting rows")
+    }
+}
+
+async fn admin_connection(server: &str) -> sqlx::PgConnection {
+    PgConnectOptions::from_str(server)
+        .expect("DATABASE_URL parses")
+        .database("postgres")
+        .connect()
+        .await
+        .expect("connecting to the postgres database")
+}
+
+/// Drops test databases older than an hour: a failed test leaves its
+/// database behind for inspection, the next run cleans it.
+async fn sweep_leftovers(server: &str) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let mut admin = admin_connection(server).await;
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'tach\\_test\\_%'")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
+    let cutoff = chrono::Utc::now().timestamp() - 3600;
+    for name in names {
+        let created: Option<i64> = name.split('_').nth(2).and_then(|stamp| stamp.parse().ok());
+        if created.is_some_and(|created| created < cutoff) {
+            let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await;
+        }
+    }
+    let _ = admin.close().await;
+}

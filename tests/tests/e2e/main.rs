@@ -1,0 +1,7 @@
+//! tach's end-to-end tests: one binary (links once), one module per area.
+//! Every test uses the real PostgreSQL and RabbitMQ, with a database and
+//! broker names of its own.
+
+mod ingest;
+mod ingest_faults;
+mod stacky;
