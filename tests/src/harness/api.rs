@@ -24,12 +24,25 @@ impl TestApi {
 
     /// GETs `path` (with its query string); returns the status and the JSON body.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let request = Request::get(path).body(Body::empty()).expect("a valid request");
-        let response = self.router.clone().oneshot(request).await.expect("the router answers");
+        let request = Request::get(path)
+            .body(Body::empty())
+            .expect("a valid request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.expect("reading the body");
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{path}: body is not JSON: {}", String::from_utf8_lossy(&bytes)));
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("reading the body");
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{path}: body is not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
         (status, body)
     }
 

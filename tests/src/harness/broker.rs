@@ -5,8 +5,8 @@
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
-use tach_ingest::DeploymentConfig;
 use tach_ingest::topology;
+use tach_ingest::DeploymentConfig;
 
 /// A test's broker namespace.
 pub struct TestBroker {
@@ -36,31 +36,45 @@ impl TestBroker {
 
     /// Messages ready in queue `name`, or None when it does not exist.
     pub async fn queue_depth_at(amqp_url: &str, name: &str) -> Option<u32> {
-        let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await.ok()?;
+        let connection = Connection::connect(amqp_url, ConnectionProperties::default())
+            .await
+            .ok()?;
         let channel = connection.create_channel().await.ok()?;
         let passive = QueueDeclareOptions {
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        let queue = channel.queue_declare(name.into(), passive, FieldTable::default()).await.ok();
+        let queue = channel
+            .queue_declare(name.into(), passive, FieldTable::default())
+            .await
+            .ok();
         let _ = connection.close(200, "probe done".into()).await;
         queue.map(|queue| queue.message_count())
     }
 
     /// Deletes the test's queues and exchanges.
     pub async fn delete_all(&self) {
-        let Ok(connection) = Connection::connect(&self.amqp_url, ConnectionProperties::default()).await else {
+        let Ok(connection) =
+            Connection::connect(&self.amqp_url, ConnectionProperties::default()).await
+        else {
             return;
         };
         let deployment = self.deployment(&self.amqp_url);
         for queue in topology::queues(&deployment) {
             if let Ok(channel) = connection.create_channel().await {
-                let _ = channel.queue_delete(queue.name.as_str().into(), QueueDeleteOptions::default()).await;
+                let _ = channel
+                    .queue_delete(queue.name.as_str().into(), QueueDeleteOptions::default())
+                    .await;
             }
         }
         for binding in deployment.effective_bindings() {
             if let Ok(channel) = connection.create_channel().await {
-                let _ = channel.exchange_delete(binding.exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
+                let _ = channel
+                    .exchange_delete(
+                        binding.exchange.as_str().into(),
+                        ExchangeDeleteOptions::default(),
+                    )
+                    .await;
             }
         }
         let _ = connection.close(200, "test done".into()).await;

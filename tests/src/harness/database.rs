@@ -23,13 +23,27 @@ impl TestDatabase {
         super::init_tracing();
         let server = super::database_url();
         sweep_leftovers(&server).await;
-        let name = format!("tach_test_{}_{}", chrono::Utc::now().timestamp(), super::unique_suffix());
-        let options = PgConnectOptions::from_str(&server).expect("DATABASE_URL parses").database(&name);
+        let name = format!(
+            "tach_test_{}_{}",
+            chrono::Utc::now().timestamp(),
+            super::unique_suffix()
+        );
+        let options = PgConnectOptions::from_str(&server)
+            .expect("DATABASE_URL parses")
+            .database(&name);
         let url = options.to_url_lossy().to_string();
-        let pool = tach_schema::connect(&url, PoolSettings { max_connections: 10, ..PoolSettings::default() })
+        let pool = tach_schema::connect(
+            &url,
+            PoolSettings {
+                max_connections: 10,
+                ..PoolSettings::default()
+            },
+        )
+        .await
+        .expect("creating the test database");
+        tach_schema::migrate(&pool)
             .await
-            .expect("creating the test database");
-        tach_schema::migrate(&pool).await.expect("migrating the test database");
+            .expect("migrating the test database");
         TestDatabase { name, url, pool }
     }
 
@@ -38,7 +52,10 @@ impl TestDatabase {
         self.pool.close().await;
         let mut admin = admin_connection(&super::database_url()).await;
         let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await.expect("dropping the test database");
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+            .expect("dropping the test database");
     }
 
     /// Kills every other backend connected to this database, as an operator
@@ -58,7 +75,10 @@ impl TestDatabase {
     /// `SELECT count(*)` of a table.
     pub async fn count(&self, table: &str) -> i64 {
         let statement = format!("SELECT count(*) FROM {table}");
-        sqlx::query_scalar(sqlx::AssertSqlSafe(statement)).fetch_one(&self.pool).await.expect("counting rows")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+            .fetch_one(&self.pool)
+            .await
+            .expect("counting rows")
     }
 }
 
@@ -79,16 +99,20 @@ async fn sweep_leftovers(server: &str) {
         return;
     }
     let mut admin = admin_connection(server).await;
-    let names: Vec<String> = sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'tach\\_test\\_%'")
-        .fetch_all(&mut admin)
-        .await
-        .unwrap_or_default();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'tach\\_test\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap_or_default();
     let cutoff = chrono::Utc::now().timestamp() - 3600;
     for name in names {
         let created: Option<i64> = name.split('_').nth(2).and_then(|stamp| stamp.parse().ok());
         if created.is_some_and(|created| created < cutoff) {
             let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await;
         }
     }
     let _ = admin.close().await;

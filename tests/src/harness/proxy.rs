@@ -19,7 +19,9 @@ pub struct ChaosProxy {
 impl ChaosProxy {
     /// Proxies a new local port to `target` (host:port).
     pub async fn start(target: String) -> ChaosProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the proxy");
         let address = listener.local_addr().expect("proxy address");
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let tracked = connections.clone();
@@ -43,15 +45,23 @@ impl ChaosProxy {
 
     /// An AMQP URL through the proxy, for `amqp_url`'s credentials and vhost.
     pub fn amqp_url(&self, amqp_url: &str) -> String {
-        let (scheme_and_credentials, rest) = amqp_url.rsplit_once('@').unwrap_or(("amqp://guest:guest", amqp_url));
-        let vhost = rest.split_once('/').map(|(_, vhost)| vhost).unwrap_or("%2f");
+        let (scheme_and_credentials, rest) = amqp_url
+            .rsplit_once('@')
+            .unwrap_or(("amqp://guest:guest", amqp_url));
+        let vhost = rest
+            .split_once('/')
+            .map(|(_, vhost)| vhost)
+            .unwrap_or("%2f");
         format!("{scheme_and_credentials}@{}/{vhost}", self.address)
     }
 
     /// Severs every open connection; new ones are still accepted.
     pub async fn sever_all(&self) -> usize {
         let mut connections = self.connections.lock().await;
-        let severed = connections.iter().filter(|pipe| !pipe.is_finished()).count();
+        let severed = connections
+            .iter()
+            .filter(|pipe| !pipe.is_finished())
+            .count();
         for pipe in connections.drain(..) {
             pipe.abort();
         }

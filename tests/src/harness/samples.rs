@@ -25,20 +25,31 @@ pub fn read_sample(relative: &str) -> Vec<Value> {
 /// Moves every `timestamp` of `messages` by `shift`, keeping nova's format.
 pub fn shift_timestamps(messages: &mut [Value], shift: TimeDelta) {
     for message in messages {
-        let Some(text) = message.get("timestamp").and_then(Value::as_str) else { continue };
+        let Some(text) = message.get("timestamp").and_then(Value::as_str) else {
+            continue;
+        };
         let when = tach_schema::timestamp::parse(text).expect("sample timestamp parses") + shift;
         message["timestamp"] = Value::String(when.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
     }
 }
 
 /// Parses and stores `messages` (bodies of one exchange family) for `deployment`.
-pub async fn store_messages(store: &Store, deployment: &str, family: ExchangeFamily, messages: &[Value]) -> Vec<Event> {
+pub async fn store_messages(
+    store: &Store,
+    deployment: &str,
+    family: ExchangeFamily,
+    messages: &[Value],
+) -> Vec<Event> {
     let deployment_id = store.deployment_id(deployment).await.expect("deployment");
     let events: Vec<Event> = messages
         .iter()
         .map(|message| {
             let body = serde_json::to_vec(message).expect("serializable");
-            let priority = message.get("priority").and_then(Value::as_str).unwrap_or("INFO").to_lowercase();
+            let priority = message
+                .get("priority")
+                .and_then(Value::as_str)
+                .unwrap_or("INFO")
+                .to_lowercase();
             let routing_key = format!("notifications.{priority}");
             let delivery = Delivery {
                 exchange: exchange_name(family),
@@ -47,10 +58,14 @@ pub async fn store_messages(store: &Store, deployment: &str, family: ExchangeFam
                 body: &body,
                 received_at: received_at(),
             };
-            tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES).expect("sample parses")
+            tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)
+                .expect("sample parses")
         })
         .collect();
-    store.write_batch(deployment_id, &events, &[]).await.expect("batch commits");
+    store
+        .write_batch(deployment_id, &events, &[])
+        .await
+        .expect("batch commits");
     events
 }
 
@@ -64,5 +79,7 @@ fn exchange_name(family: ExchangeFamily) -> &'static str {
 }
 
 fn received_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").expect("constant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("constant")
+        .with_timezone(&Utc)
 }

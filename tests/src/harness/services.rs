@@ -30,12 +30,21 @@ pub struct TestIngest {
 
 impl TestIngest {
     /// Starts consuming `deployments` into the database at `database_url`.
-    pub async fn start(database_url: &str, deployments: Vec<DeploymentConfig>, settings: Settings) -> TestIngest {
+    pub async fn start(
+        database_url: &str,
+        deployments: Vec<DeploymentConfig>,
+        settings: Settings,
+    ) -> TestIngest {
         let pool = tach_schema::connect(database_url, tach_schema::PoolSettings::default())
             .await
             .expect("ingest pool");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(tach_ingest::consume(Store::new(pool), deployments, settings, shutdown.clone()));
+        let task = tokio::spawn(tach_ingest::consume(
+            Store::new(pool),
+            deployments,
+            settings,
+            shutdown.clone(),
+        ));
         TestIngest { shutdown, task }
     }
 
@@ -60,11 +69,22 @@ pub struct TestQuery {
 impl TestQuery {
     /// Serves the database at `pool`.
     pub async fn start(pool: sqlx::PgPool) -> TestQuery {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding tach-query");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding tach-query");
         let address = listener.local_addr().expect("tach-query address");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(tach_query::serve(listener, pool, Duration::from_secs(30), shutdown.clone()));
-        TestQuery { address, shutdown, task }
+        let task = tokio::spawn(tach_query::serve(
+            listener,
+            pool,
+            Duration::from_secs(30),
+            shutdown.clone(),
+        ));
+        TestQuery {
+            address,
+            shutdown,
+            task,
+        }
     }
 
     /// Stops it.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Row;
+use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Message, Scenario};
 use tach_tests::harness::{self, TestBroker, TestDatabase, TestIngest};
-use tach_tests::publish::Publisher;
 
 /// A small scenario, fixed so failures reproduce.
 pub fn small_scenario() -> Scenario {
@@ -59,8 +59,15 @@ async fn stored_by_family(db: &TestDatabase) -> BTreeMap<String, i64> {
 pub async fn start() -> (TestDatabase, TestBroker, TestIngest, Publisher) {
     let db = TestDatabase::create().await;
     let broker = TestBroker::new();
-    let ingest = TestIngest::start(&db.url, vec![broker.deployment(&broker.amqp_url)], harness::test_settings()).await;
-    let publisher = Publisher::connect(&broker.amqp_url, &broker.prefix).await.unwrap();
+    let ingest = TestIngest::start(
+        &db.url,
+        vec![broker.deployment(&broker.amqp_url)],
+        harness::test_settings(),
+    )
+    .await;
+    let publisher = Publisher::connect(&broker.amqp_url, &broker.prefix)
+        .await
+        .unwrap();
     publisher.declare_exchanges().await.unwrap();
     (db, broker, ingest, publisher)
 }
@@ -70,22 +77,23 @@ pub async fn start() -> (TestDatabase, TestBroker, TestIngest, Publisher) {
 pub async fn wait_for_queues(broker: &TestBroker) {
     let url = broker.amqp_url.clone();
     let queue = format!("{}tach.events", broker.prefix);
-    harness::wait_until("tach-ingest to declare its queues", Duration::from_secs(20), || {
-        let (url, queue) = (url.clone(), queue.clone());
-        async move { TestBroker::queue_depth_at(&url, &queue).await.is_some() }
-    })
+    harness::wait_until(
+        "tach-ingest to declare its queues",
+        Duration::from_secs(20),
+        || {
+            let (url, queue) = (url.clone(), queue.clone());
+            async move { TestBroker::queue_depth_at(&url, &queue).await.is_some() }
+        },
+    )
     .await;
 }
 
 pub async fn wait_for_count(db: &TestDatabase, table: &str, expected: i64) {
-    let mut last = 0;
-    harness::wait_until(&format!("{expected} rows in {table}"), Duration::from_secs(60), || {
-        let count = db.count(table);
-        async {
-            last = count.await;
-            last >= expected
-        }
-    })
+    harness::wait_until(
+        &format!("{expected} rows in {table}"),
+        Duration::from_secs(60),
+        || async { db.count(table).await >= expected },
+    )
     .await;
     assert_eq!(db.count(table).await, expected, "{table}");
 }
@@ -100,7 +108,9 @@ async fn a_generated_stream_is_stored_exactly() {
     wait_for_count(&db, "raw_events", messages.len() as i64).await;
     let mut expected: BTreeMap<String, i64> = BTreeMap::new();
     for message in &messages {
-        *expected.entry(expected_family(message).to_owned()).or_default() += 1;
+        *expected
+            .entry(expected_family(message).to_owned())
+            .or_default() += 1;
     }
     assert_eq!(stored_by_family(&db).await, expected);
     assert_eq!(db.count("rejected_messages").await, 0);
@@ -114,17 +124,34 @@ async fn a_generated_stream_is_stored_exactly() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-        assert_eq!(row.get::<String, _>("event"), body["event_type"].as_str().unwrap());
-        assert_eq!(row.get::<Option<String>, _>("request_id").as_deref(), body["_context_request_id"].as_str());
+        assert_eq!(
+            row.get::<String, _>("event"),
+            body["event_type"].as_str().unwrap()
+        );
+        assert_eq!(
+            row.get::<Option<String>, _>("request_id").as_deref(),
+            body["_context_request_id"].as_str()
+        );
         assert_eq!(row.get::<String, _>("routing_key"), message.routing_key);
-        assert_eq!(row.get::<bool, _>("is_error"), message.routing_key.ends_with("error"));
-        assert_eq!(row.get::<Option<String>, _>("publisher").as_deref(), body["publisher_id"].as_str());
+        assert_eq!(
+            row.get::<bool, _>("is_error"),
+            message.routing_key.ends_with("error")
+        );
+        assert_eq!(
+            row.get::<Option<String>, _>("publisher").as_deref(),
+            body["publisher_id"].as_str()
+        );
     }
-    let crash_uuids: i64 = sqlx::query_scalar("SELECT count(DISTINCT instance) FROM raw_events WHERE event = 'crash.processed'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let generated_crashes = messages.iter().filter(|m| m.routing_key == "crash.processed").count();
+    let crash_uuids: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT instance) FROM raw_events WHERE event = 'crash.processed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let generated_crashes = messages
+        .iter()
+        .filter(|m| m.routing_key == "crash.processed")
+        .count();
     assert_eq!(crash_uuids, generated_crashes as i64);
 
     ingest.stop().await;
@@ -137,7 +164,10 @@ async fn a_generated_stream_is_stored_exactly() {
 async fn the_same_messages_twice_are_stored_once() {
     let (db, broker, ingest, publisher) = start().await;
     wait_for_queues(&broker).await;
-    let messages = generate(&Scenario { seed: 7, ..small_scenario() });
+    let messages = generate(&Scenario {
+        seed: 7,
+        ..small_scenario()
+    });
     publisher.publish(&messages, None).await.unwrap();
     publisher.publish(&messages, None).await.unwrap();
 
@@ -145,10 +175,14 @@ async fn the_same_messages_twice_are_stored_once() {
     // Both copies were consumed and acknowledged: the queues drain.
     for queue in tach_ingest::topology::queues(&broker.deployment(&broker.amqp_url)) {
         let url = broker.amqp_url.clone();
-        harness::wait_until(&format!("{} to drain", queue.name), Duration::from_secs(30), || {
-            let (url, name) = (url.clone(), queue.name.clone());
-            async move { TestBroker::queue_depth_at(&url, &name).await == Some(0) }
-        })
+        harness::wait_until(
+            &format!("{} to drain", queue.name),
+            Duration::from_secs(30),
+            || {
+                let (url, name) = (url.clone(), queue.name.clone());
+                async move { TestBroker::queue_depth_at(&url, &name).await == Some(0) }
+            },
+        )
         .await;
     }
     assert_eq!(db.count("raw_events").await, messages.len() as i64);
@@ -164,31 +198,66 @@ async fn the_same_messages_twice_are_stored_once() {
 async fn bad_messages_are_rejected_and_the_good_ones_around_them_stored() {
     let (db, broker, ingest, publisher) = start().await;
     wait_for_queues(&broker).await;
-    let messages = generate(&Scenario { seed: 11, instances: 3, images: 1, crashes: 2, releases: 0, products: 0, ..small_scenario() });
+    let messages = generate(&Scenario {
+        seed: 11,
+        instances: 3,
+        images: 1,
+        crashes: 2,
+        releases: 0,
+        products: 0,
+        ..small_scenario()
+    });
     let (first_half, second_half) = messages.split_at(messages.len() / 2);
     publisher.publish(first_half, None).await.unwrap();
-    let five_megabytes = format!("{{\"event_type\": \"x\", \"pad\": \"{}\"}}", "a".repeat(5 * 1024 * 1024));
+    let five_megabytes = format!(
+        "{{\"event_type\": \"x\", \"pad\": \"{}\"}}",
+        "a".repeat(5 * 1024 * 1024)
+    );
     let bad: [(&str, &str, &[u8]); 5] = [
-        ("nova", "notifications.info", b"{\"event_type\": \"compute.instance.update\", "),
-        ("glance", "notifications.info", b"[\"not\", \"an\", \"object\"]"),
-        ("tach", "crash.processed", b"\x00\x9f\x92\x96 binary \xff garbage"),
+        (
+            "nova",
+            "notifications.info",
+            b"{\"event_type\": \"compute.instance.update\", ",
+        ),
+        (
+            "glance",
+            "notifications.info",
+            b"[\"not\", \"an\", \"object\"]",
+        ),
+        (
+            "tach",
+            "crash.processed",
+            b"\x00\x9f\x92\x96 binary \xff garbage",
+        ),
         ("nova", "notifications.info", five_megabytes.as_bytes()),
-        ("nova", "notifications.error", b"{\"payload\": {\"instance_id\": \"x\"}, \"message_id\": \"m-1\"}"),
+        (
+            "nova",
+            "notifications.error",
+            b"{\"payload\": {\"instance_id\": \"x\"}, \"message_id\": \"m-1\"}",
+        ),
     ];
     for (exchange, routing_key, body) in bad {
-        publisher.publish_raw(exchange, routing_key, body).await.unwrap();
+        publisher
+            .publish_raw(exchange, routing_key, body)
+            .await
+            .unwrap();
     }
     publisher.publish(second_half, None).await.unwrap();
 
     wait_for_count(&db, "rejected_messages", 5).await;
     wait_for_count(&db, "raw_events", messages.len() as i64).await;
-    let reasons: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT exchange, routing_key, reason FROM rejected_messages ORDER BY reason, exchange")
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+    let reasons: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT exchange, routing_key, reason FROM rejected_messages ORDER BY reason, exchange",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
     let row = |exchange: &str, routing_key: &str, reason: &str| {
-        (format!("{}{exchange}", broker.prefix), routing_key.to_owned(), reason.to_owned())
+        (
+            format!("{}{exchange}", broker.prefix),
+            routing_key.to_owned(),
+            reason.to_owned(),
+        )
     };
     assert_eq!(
         reasons,
@@ -200,11 +269,16 @@ async fn bad_messages_are_rejected_and_the_good_ones_around_them_stored() {
             row("nova", "notifications.info", "too_large"),
         ]
     );
-    let big_body_bytes: i32 = sqlx::query_scalar("SELECT length(body) FROM rejected_messages WHERE reason = 'too_large'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(big_body_bytes as usize, five_megabytes.len(), "the rejected bytes are kept whole");
+    let big_body_bytes: i32 =
+        sqlx::query_scalar("SELECT length(body) FROM rejected_messages WHERE reason = 'too_large'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        big_body_bytes as usize,
+        five_megabytes.len(),
+        "the rejected bytes are kept whole"
+    );
 
     ingest.stop().await;
     publisher.close().await.unwrap();

@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
+use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Scenario};
 use tach_tests::harness::{self, ChaosProxy, TestBroker, TestDatabase, TestIngest};
-use tach_tests::publish::Publisher;
 
 use crate::ingest::{wait_for_count, wait_for_queues};
 
 fn broker_host_port(amqp_url: &str) -> String {
-    let after_at = amqp_url.rsplit_once('@').map(|(_, rest)| rest).unwrap_or(amqp_url);
+    let after_at = amqp_url
+        .rsplit_once('@')
+        .map(|(_, rest)| rest)
+        .unwrap_or(amqp_url);
     let host_port = after_at.split('/').next().unwrap_or("127.0.0.1:5672");
     if host_port.contains(':') {
         host_port.to_owned()
@@ -27,7 +30,9 @@ async fn killed_database_connections_and_a_severed_broker_lose_and_double_nothin
     let proxy = ChaosProxy::start(broker_host_port(&broker.amqp_url)).await;
     let deployment = broker.deployment(&proxy.amqp_url(&broker.amqp_url));
     let ingest = TestIngest::start(&db.url, vec![deployment], harness::test_settings()).await;
-    let publisher = Publisher::connect(&broker.amqp_url, &broker.prefix).await.unwrap();
+    let publisher = Publisher::connect(&broker.amqp_url, &broker.prefix)
+        .await
+        .unwrap();
     publisher.declare_exchanges().await.unwrap();
     wait_for_queues(&broker).await;
 
@@ -57,7 +62,10 @@ async fn killed_database_connections_and_a_severed_broker_lose_and_double_nothin
             broker_severs += proxy.sever_all().await;
         }
     }
-    assert!(database_kills > 0 && broker_severs > 0, "faults injected: {database_kills} db, {broker_severs} broker");
+    assert!(
+        database_kills > 0 && broker_severs > 0,
+        "faults injected: {database_kills} db, {broker_severs} broker"
+    );
     let publisher = publishing.await.unwrap();
 
     wait_for_count(&db, "raw_events", total).await;

@@ -24,8 +24,12 @@ struct Loaded {
 
 async fn load() -> Loaded {
     let db = TestDatabase::create().await;
-    let base = (Utc::now() - TimeDelta::hours(12)).duration_trunc(TimeDelta::hours(1)).unwrap();
-    let original = DateTime::parse_from_rfc3339("2015-01-22T00:00:00Z").unwrap().with_timezone(&Utc);
+    let base = (Utc::now() - TimeDelta::hours(12))
+        .duration_trunc(TimeDelta::hours(1))
+        .unwrap();
+    let original = DateTime::parse_from_rfc3339("2015-01-22T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
     let mut create = read_sample("nova-legacy/nova-legacy-create-sequence.json");
     let mut delete = read_sample("nova-legacy/nova-legacy-delete-sequence.json");
     shift_timestamps(&mut create, base - original);
@@ -34,12 +38,21 @@ async fn load() -> Loaded {
     store_messages(&store, "region-1", ExchangeFamily::Nova, &create).await;
     store_messages(&store, "region-1", ExchangeFamily::Nova, &delete).await;
     let api = TestApi::new(db.pool.clone());
-    Loaded { db, api, base, create, delete }
+    Loaded {
+        db,
+        api,
+        base,
+        create,
+        delete,
+    }
 }
 
 fn at(base: DateTime<Utc>, offset: &str) -> String {
     // offset like "05:00:25.085329" after base.
-    let parts: Vec<f64> = offset.split(':').map(|part| part.parse().unwrap()).collect();
+    let parts: Vec<f64> = offset
+        .split(':')
+        .map(|part| part.parse().unwrap())
+        .collect();
     let micros = ((parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]) * 1e6).round() as i64;
     let when = base + TimeDelta::microseconds(micros);
     if micros % 1_000_000 == 0 {
@@ -50,7 +63,11 @@ fn at(base: DateTime<Utc>, offset: &str) -> String {
 }
 
 async fn id_of(db: &TestDatabase, message_id: &str) -> i64 {
-    sqlx::query_scalar("SELECT id FROM raw_events WHERE message_id = $1").bind(message_id).fetch_one(&db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT id FROM raw_events WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
 }
 
 /// The nova event table rows of `messages`, built from their JSON.
@@ -80,28 +97,73 @@ async fn nova_rows(db: &TestDatabase, messages: &[&Value]) -> Vec<Value> {
     rows
 }
 
-const NOVA_HEADER: [&str; 9] = ["#", "?", "When", "Deployment", "Event", "Host", "State", "State'", "Task'"];
+const NOVA_HEADER: [&str; 9] = [
+    "#",
+    "?",
+    "When",
+    "Deployment",
+    "Event",
+    "Host",
+    "State",
+    "State'",
+    "Task'",
+];
 
 #[tokio::test]
 async fn lists_deployments_events_and_hosts() {
     let loaded = load().await;
     let api = &loaded.api;
-    assert_eq!(api.ok("/stacky/deployments/").await, json!([["#", "Name"], [1, "region-1"]]));
-    assert_eq!(api.ok("/stacky/deployments").await, json!([["#", "Name"], [1, "region-1"]]));
-    let mut names: Vec<String> = loaded.create.iter().chain(&loaded.delete).map(|m| m["event_type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        api.ok("/stacky/deployments/").await,
+        json!([["#", "Name"], [1, "region-1"]])
+    );
+    assert_eq!(
+        api.ok("/stacky/deployments").await,
+        json!([["#", "Name"], [1, "region-1"]])
+    );
+    let mut names: Vec<String> = loaded
+        .create
+        .iter()
+        .chain(&loaded.delete)
+        .map(|m| m["event_type"].as_str().unwrap().to_owned())
+        .collect();
     names.sort();
     names.dedup();
     let mut expected = vec![json!(["Event Name"])];
     expected.extend(names.iter().map(|name| json!([name])));
-    assert_eq!(api.ok("/stacky/events/?service=nova").await, Value::Array(expected.clone()));
+    assert_eq!(
+        api.ok("/stacky/events/?service=nova").await,
+        Value::Array(expected.clone())
+    );
     assert_eq!(api.ok("/stacky/events/").await, Value::Array(expected));
-    assert_eq!(api.ok("/stacky/events/?service=glance").await, json!([["Event Name"]]));
+    assert_eq!(
+        api.ok("/stacky/events/?service=glance").await,
+        json!([["Event Name"]])
+    );
     assert_eq!(
         api.ok("/stacky/hosts/").await,
-        json!([["Host Name"], ["api-01"], ["compute-53"], ["compute-60"], ["scheduler-01"]])
+        json!([
+            ["Host Name"],
+            ["api-01"],
+            ["compute-53"],
+            ["compute-60"],
+            ["scheduler-01"]
+        ])
     );
     let (status, body) = api.get("/stacky/hosts/?service=cinder").await;
-    assert_eq!((status.as_u16(), body), (400, json!([["Error", "Message"], ["Bad Request", "service must be nova, glance or generic, not \"cinder\""]])));
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            400,
+            json!([
+                ["Error", "Message"],
+                [
+                    "Bad Request",
+                    "service must be nova, glance or generic, not \"cinder\""
+                ]
+            ])
+        )
+    );
     loaded.db.drop_database().await;
 }
 
@@ -112,24 +174,58 @@ async fn event_tables_by_uuid_request_and_search() {
     let delete_events: Vec<&Value> = loaded.delete.iter().collect();
     let mut expected = vec![json!(NOVA_HEADER)];
     expected.extend(nova_rows(db, &delete_events).await);
-    assert_eq!(api.ok(&format!("/stacky/uuid/?uuid={DELETED}")).await, Value::Array(expected.clone()));
+    assert_eq!(
+        api.ok(&format!("/stacky/uuid/?uuid={DELETED}")).await,
+        Value::Array(expected.clone())
+    );
     // 32 hex digits name the same instance.
-    assert_eq!(api.ok(&format!("/stacky/uuid/?uuid={}", DELETED.replace('-', ""))).await, Value::Array(expected.clone()));
-    assert_eq!(api.ok(&format!("/stacky/request/?request_id={DELETE_REQUEST}")).await, Value::Array(expected.clone()));
+    assert_eq!(
+        api.ok(&format!("/stacky/uuid/?uuid={}", DELETED.replace('-', "")))
+            .await,
+        Value::Array(expected.clone())
+    );
+    assert_eq!(
+        api.ok(&format!("/stacky/request/?request_id={DELETE_REQUEST}"))
+            .await,
+        Value::Array(expected.clone())
+    );
     // Paging and the inclusive time window.
-    let paged = api.ok(&format!("/stacky/uuid/?uuid={DELETED}&limit=2&offset=1")).await;
+    let paged = api
+        .ok(&format!("/stacky/uuid/?uuid={DELETED}&limit=2&offset=1"))
+        .await;
     assert_eq!(paged, json!([expected[0], expected[2], expected[3]]));
     let first_second = loaded.base + TimeDelta::hours(5);
-    let window = format!("when_min={}&when_max={}", first_second.timestamp(), first_second.timestamp() as f64 + 0.230646);
-    let windowed = api.ok(&format!("/stacky/uuid/?uuid={DELETED}&{window}")).await;
+    let window = format!(
+        "when_min={}&when_max={}",
+        first_second.timestamp(),
+        first_second.timestamp() as f64 + 0.230646
+    );
+    let windowed = api
+        .ok(&format!("/stacky/uuid/?uuid={DELETED}&{window}"))
+        .await;
     assert_eq!(windowed, json!([expected[0], expected[1], expected[2]]));
     // Search is newest first.
     let mut newest_first = vec![expected[0].clone()];
     newest_first.extend(expected[1..].iter().rev().cloned());
-    assert_eq!(api.ok("/stacky/search/?field=tenant&value=895506").await, Value::Array(newest_first));
-    assert_eq!(api.ok("/stacky/search/?field=host&value=x%27%20OR%20%271%27%3D%271%25").await, json!([]));
-    assert_eq!(api.ok("/stacky/uuid/?uuid=00000000-0000-0000-0000-000000000000").await, json!([]));
-    assert_eq!(api.ok("/stacky/request/?request_id=req-00000000-0000-0000-0000-000000000000").await, json!([NOVA_HEADER]));
+    assert_eq!(
+        api.ok("/stacky/search/?field=tenant&value=895506").await,
+        Value::Array(newest_first)
+    );
+    assert_eq!(
+        api.ok("/stacky/search/?field=host&value=x%27%20OR%20%271%27%3D%271%25")
+            .await,
+        json!([])
+    );
+    assert_eq!(
+        api.ok("/stacky/uuid/?uuid=00000000-0000-0000-0000-000000000000")
+            .await,
+        json!([])
+    );
+    assert_eq!(
+        api.ok("/stacky/request/?request_id=req-00000000-0000-0000-0000-000000000000")
+            .await,
+        json!([NOVA_HEADER])
+    );
     loaded.db.drop_database().await;
 }
 
@@ -158,11 +254,31 @@ async fn bad_parameters_are_400s_in_stacktachs_shape() {
         assert_eq!((status.as_u16(), &body), (400, &expected), "{path}");
     }
     let (status, body) = api.get("/stacky/show/999999/").await;
-    assert_eq!((status.as_u16(), body), (404, json!([["Error", "Message"], ["Not Found", "event 999999 not found"]])));
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            404,
+            json!([
+                ["Error", "Message"],
+                ["Not Found", "event 999999 not found"]
+            ])
+        )
+    );
     let (status, body) = api.get("/stacky/nothing-here/").await;
-    assert_eq!((status.as_u16(), body), (404, json!([["Error", "Message"], ["Not Found", "route /stacky/nothing-here/ not found"]])));
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            404,
+            json!([
+                ["Error", "Message"],
+                ["Not Found", "route /stacky/nothing-here/ not found"]
+            ])
+        )
+    );
     // Over the hard limit is clamped, not refused.
-    let (status, _) = api.get(&format!("/stacky/uuid/?uuid={CREATED}&limit=100000")).await;
+    let (status, _) = api
+        .get(&format!("/stacky/uuid/?uuid={CREATED}&limit=100000"))
+        .await;
     assert_eq!(status.as_u16(), 200);
     loaded.db.drop_database().await;
 }
@@ -172,11 +288,16 @@ async fn timings_summary_and_kpi() {
     let loaded = load().await;
     let api = &loaded.api;
     assert_eq!(
-        api.ok(&format!("/stacky/timings/uuid/?uuid={CREATED}")).await,
-        json!([["?", "Event", "Time (secs)"], [".", "compute.instance.create", "0d 01:01:38.19"]])
+        api.ok(&format!("/stacky/timings/uuid/?uuid={CREATED}"))
+            .await,
+        json!([
+            ["?", "Event", "Time (secs)"],
+            [".", "compute.instance.create", "0d 01:01:38.19"]
+        ])
     );
     assert_eq!(
-        api.ok(&format!("/stacky/timings/uuid/?uuid={DELETED}")).await,
+        api.ok(&format!("/stacky/timings/uuid/?uuid={DELETED}"))
+            .await,
         json!([
             ["?", "Event", "Time (secs)"],
             [".", "compute.instance.delete", "0d 00:00:21.61"],
@@ -184,35 +305,88 @@ async fn timings_summary_and_kpi() {
         ])
     );
     assert_eq!(
-        api.ok("/stacky/timings/?name=compute.instance.delete").await,
-        json!([["compute.instance.delete", "Time"], [DELETED, "0d 00:00:21.61"]])
+        api.ok("/stacky/timings/?name=compute.instance.delete")
+            .await,
+        json!([
+            ["compute.instance.delete", "Time"],
+            [DELETED, "0d 00:00:21.61"]
+        ])
     );
     let summary = json!([
         ["Event", "N", "Min", "Max", "Avg"],
-        ["compute.instance.create", 1, "0d 01:01:38.19", "0d 01:01:38.19", "0d 01:01:38"],
-        ["compute.instance.delete", 1, "0d 00:00:21.61", "0d 00:00:21.61", "0d 00:00:21"],
-        ["compute.instance.shutdown", 1, "0d 00:00:21.21", "0d 00:00:21.21", "0d 00:00:21"]
+        [
+            "compute.instance.create",
+            1,
+            "0d 01:01:38.19",
+            "0d 01:01:38.19",
+            "0d 01:01:38"
+        ],
+        [
+            "compute.instance.delete",
+            1,
+            "0d 00:00:21.61",
+            "0d 00:00:21.61",
+            "0d 00:00:21"
+        ],
+        [
+            "compute.instance.shutdown",
+            1,
+            "0d 00:00:21.21",
+            "0d 00:00:21.21",
+            "0d 00:00:21"
+        ]
     ]);
     assert_eq!(api.ok("/stacky/summary/").await, summary);
     // A window ending at create.end keeps only the create timing.
     let create_end = loaded.base + TimeDelta::microseconds(3_699_452_786);
-    let until_create_end = format!("/stacky/summary/?when_min={}&when_max={}&percentiles=50,99", loaded.base.timestamp(), create_end.timestamp_micros() as f64 / 1e6);
+    let until_create_end = format!(
+        "/stacky/summary/?when_min={}&when_max={}&percentiles=50,99",
+        loaded.base.timestamp(),
+        create_end.timestamp_micros() as f64 / 1e6
+    );
     assert_eq!(
         api.ok(&until_create_end).await,
         json!([
             ["Event", "N", "Min", "Max", "Avg", "p50", "p99"],
-            ["compute.instance.create", 1, "0d 01:01:38.19", "0d 01:01:38.19", "0d 01:01:38", "0d 01:01:38.19", "0d 01:01:38.19"]
+            [
+                "compute.instance.create",
+                1,
+                "0d 01:01:38.19",
+                "0d 01:01:38.19",
+                "0d 01:01:38",
+                "0d 01:01:38.19",
+                "0d 01:01:38.19"
+            ]
         ])
     );
     let kpi = json!([
         ["Event", "Time", "UUID", "Deployment"],
-        ["compute.instance.delete", "0d 00:00:25.08", DELETED, "region-1"],
-        ["compute.instance.create", "0d 01:01:39.45", CREATED, "region-1"]
+        [
+            "compute.instance.delete",
+            "0d 00:00:25.08",
+            DELETED,
+            "region-1"
+        ],
+        [
+            "compute.instance.create",
+            "0d 01:01:39.45",
+            CREATED,
+            "region-1"
+        ]
     ]);
     assert_eq!(api.ok("/stacky/kpi/").await, kpi);
     assert_eq!(api.ok("/stacky/kpi/895506/").await, json!([kpi[0], kpi[1]]));
     let (status, body) = api.get("/stacky/kpi/nobody/").await;
-    assert_eq!((status.as_u16(), body), (404, json!([["Error", "Message"], ["Not Found", "tenant nobody not found"]])));
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            404,
+            json!([
+                ["Error", "Message"],
+                ["Not Found", "tenant nobody not found"]
+            ])
+        )
+    );
     loaded.db.drop_database().await;
 }
 
@@ -222,16 +396,40 @@ async fn usage_show_and_watch() {
     let (api, db) = (&loaded.api, &loaded.db);
     // create.end reported a failed build: the launch keeps create.start's flavor and no launch time.
     assert_eq!(
-        api.ok(&format!("/stacky/usage/launches?instance={CREATED}")).await,
-        json!([["UUID", "Launched At", "Instance Type Id", "Instance Flavor Id"], [CREATED, null, "2", "2"]])
+        api.ok(&format!("/stacky/usage/launches?instance={CREATED}"))
+            .await,
+        json!([
+            [
+                "UUID",
+                "Launched At",
+                "Instance Type Id",
+                "Instance Flavor Id"
+            ],
+            [CREATED, null, "2", "2"]
+        ])
     );
     assert_eq!(
         api.ok("/stacky/usages/deletes/").await,
-        json!([["UUID", "Launched At", "Deleted At"], [DELETED, "2015-01-20 20:31:13.585401", "2015-01-22 05:00:24.585401"]])
+        json!([
+            ["UUID", "Launched At", "Deleted At"],
+            [
+                DELETED,
+                "2015-01-20 20:31:13.585401",
+                "2015-01-22 05:00:24.585401"
+            ]
+        ])
     );
     assert_eq!(
         api.ok("/stacky/usage/exists").await,
-        json!([["UUID", "Launched At", "Deleted At", "Instance Type Id", "Instance Flavor Id", "Message ID", "Status"]])
+        json!([[
+            "UUID",
+            "Launched At",
+            "Deleted At",
+            "Instance Type Id",
+            "Instance Flavor Id",
+            "Message ID",
+            "Status"
+        ]])
     );
 
     let delete_end = loaded.delete.last().unwrap();
@@ -260,16 +458,37 @@ async fn usage_show_and_watch() {
     );
 
     let since = (loaded.base + TimeDelta::hours(5)).timestamp();
-    let watched = api.ok(&format!("/stacky/watch/0/?since={since}&event_name=compute.instance.delete.end")).await;
-    let widest = loaded.create.iter().chain(&loaded.delete).map(|m| m["event_type"].as_str().unwrap().len()).max().unwrap();
+    let watched = api
+        .ok(&format!(
+            "/stacky/watch/0/?since={since}&event_name=compute.instance.delete.end"
+        ))
+        .await;
+    let widest = loaded
+        .create
+        .iter()
+        .chain(&loaded.delete)
+        .map(|m| m["event_type"].as_str().unwrap().len())
+        .max()
+        .unwrap();
     let when = loaded.base + TimeDelta::microseconds(18_025_085_329);
     assert_eq!(watched[0], json!([10, 1, 15, 20, widest, 36]));
     assert_eq!(
         watched[1],
-        json!([[id, " ", when.format("%Y-%m-%d").to_string(), when.format("%H:%M:%S%.6f").to_string(), "region-1", "compute.instance.delete.end", DELETED]])
+        json!([[
+            id,
+            " ",
+            when.format("%Y-%m-%d").to_string(),
+            when.format("%H:%M:%S%.6f").to_string(),
+            "region-1",
+            "compute.instance.delete.end",
+            DELETED
+        ]])
     );
     let now: i64 = watched[2].as_str().unwrap().parse().unwrap();
-    assert!((Utc::now().timestamp() - now).abs() <= 5, "now is the current second: {now}");
+    assert!(
+        (Utc::now().timestamp() - now).abs() <= 5,
+        "now is the current second: {now}"
+    );
     let (status, _) = api.get("/stacky/watch/abc/").await;
     assert_eq!(status.as_u16(), 400);
     loaded.db.drop_database().await;
