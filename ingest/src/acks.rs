@@ -1,39 +1,36 @@
-//! Which deliveries may be acknowledged. Batches of one channel commit
-//! concurrently and may finish out of order, but a multiple-ack covers every
-//! tag up to the one given: so the window acknowledges only up to the end of
-//! the longest prefix of batches that all committed (SPEC §4.1).
+//! Which deliveries may be acknowledged. A channel numbers its deliveries
+//! 1, 2, 3, … in the order the broker sends them, but with several queues on
+//! one channel the consumer streams can hand them over out of that order,
+//! and batches commit concurrently. A multiple-ack covers every tag up to the
+//! one given, so tach acknowledges up to T only once every tag up to T has
+//! committed (SPEC §4.1): a delivery still buffered, batching or being
+//! written leaves a gap that holds the frontier back.
 
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
 
-/// The batches of one channel in delivery order, and whether each committed.
+/// The committed deliveries of one channel not yet acknowledged.
 #[derive(Debug, Default)]
-pub struct AckWindow {
-    batches: VecDeque<(u64, bool)>,
+pub struct AckFrontier {
+    acked_through: u64,
+    committed: BTreeSet<u64>,
 }
 
-impl AckWindow {
-    /// Registers a batch whose deliveries end at `last_tag` (tags increase).
-    pub fn open(&mut self, last_tag: u64) {
-        self.batches.push_back((last_tag, false));
+impl AckFrontier {
+    /// Records that `tags` committed; returns the tag to multiple-ack when
+    /// the frontier moved.
+    pub fn commit(&mut self, tags: &[u64]) -> Option<u64> {
+        self.committed
+            .extend(tags.iter().copied().filter(|tag| *tag > self.acked_through));
+        let before = self.acked_through;
+        while self.committed.remove(&(self.acked_through + 1)) {
+            self.acked_through += 1;
+        }
+        (self.acked_through > before).then_some(self.acked_through)
     }
 
-    /// Marks the batch ending at `last_tag` committed; returns the tag to
-    /// multiple-ack, if the committed prefix grew.
-    pub fn commit(&mut self, last_tag: u64) -> Option<u64> {
-        if let Some(batch) = self.batches.iter_mut().find(|(tag, _)| *tag == last_tag) {
-            batch.1 = true;
-        }
-        let mut ack_up_to = None;
-        while let Some(&(tag, true)) = self.batches.front() {
-            ack_up_to = Some(tag);
-            self.batches.pop_front();
-        }
-        ack_up_to
-    }
-
-    /// Batches not yet acknowledged.
-    pub fn pending(&self) -> usize {
-        self.batches.len()
+    /// Committed deliveries waiting behind a gap.
+    pub fn waiting(&self) -> usize {
+        self.committed.len()
     }
 }
 
@@ -42,15 +39,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn out_of_order_commits_ack_only_the_committed_prefix() {
-        let mut window = AckWindow::default();
-        window.open(10);
-        window.open(20);
-        window.open(30);
-        assert_eq!(window.commit(20), None, "batch 1..10 is not committed yet");
-        assert_eq!(window.commit(10), Some(20));
-        assert_eq!(window.pending(), 1);
-        assert_eq!(window.commit(30), Some(30));
-        assert_eq!(window.pending(), 0);
+    fn acks_only_up_to_the_first_gap() {
+        let mut frontier = AckFrontier::default();
+        assert_eq!(
+            frontier.commit(&[2, 3, 5]),
+            None,
+            "tag 1 is not committed yet"
+        );
+        assert_eq!(frontier.commit(&[1]), Some(3));
+        assert_eq!(frontier.waiting(), 1);
+        assert_eq!(frontier.commit(&[6, 4]), Some(6));
+        assert_eq!(frontier.waiting(), 0);
+    }
+
+    #[test]
+    fn interleaved_batches_never_ack_an_uncommitted_tag() {
+        let mut frontier = AckFrontier::default();
+        // Batch A holds 1, 4, 5; batch B holds 2, 3 (pulled from another queue later).
+        assert_eq!(frontier.commit(&[1, 4, 5]), Some(1));
+        assert_eq!(frontier.commit(&[2, 3]), Some(5));
     }
 }

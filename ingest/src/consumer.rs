@@ -14,7 +14,7 @@ use tach_schema::{BatchOutcome, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::acks::AckWindow;
+use crate::acks::AckFrontier;
 use crate::batch::{self, Abandoned, Destination, Prepared, Received};
 use crate::config::DeploymentConfig;
 use crate::metrics;
@@ -156,7 +156,7 @@ fn consumer_tags(queues: &[QueueSpec]) -> Vec<String> {
 
 /// What a writer task hands back.
 struct Written {
-    last_tag: u64,
+    tags: Vec<u64>,
     prepared: Prepared,
     outcome: Result<BatchOutcome, Abandoned>,
     commit_duration: Duration,
@@ -169,10 +169,10 @@ struct BatchLoop {
     settings: Settings,
     channel: Channel,
     pending: Vec<Received>,
-    pending_last_tag: u64,
+    pending_tags: Vec<u64>,
     batch_deadline: Option<tokio::time::Instant>,
     writers: JoinSet<Written>,
-    window: AckWindow,
+    acks: AckFrontier,
     /// Cancelled when shutdown's deadline passes: writers stuck retrying give up.
     abandon: CancellationToken,
 }
@@ -190,10 +190,10 @@ impl BatchLoop {
             settings,
             channel,
             pending: Vec::new(),
-            pending_last_tag: 0,
+            pending_tags: Vec::new(),
             batch_deadline: None,
             writers: JoinSet::new(),
-            window: AckWindow::default(),
+            acks: AckFrontier::default(),
             abandon: CancellationToken::new(),
         }
     }
@@ -233,7 +233,7 @@ impl BatchLoop {
         if self.pending.is_empty() {
             self.batch_deadline = Some(tokio::time::Instant::now() + self.settings.batch_linger);
         }
-        self.pending_last_tag = delivery.delivery_tag;
+        self.pending_tags.push(delivery.delivery_tag);
         self.pending.push(Received {
             exchange: delivery.exchange.as_str().to_owned(),
             routing_key: delivery.routing_key.as_str().to_owned(),
@@ -251,8 +251,7 @@ impl BatchLoop {
             return;
         }
         let received = std::mem::take(&mut self.pending);
-        let last_tag = self.pending_last_tag;
-        self.window.open(last_tag);
+        let tags = std::mem::take(&mut self.pending_tags);
         let (store, destination, abandon) = (
             self.store.clone(),
             self.destination.clone(),
@@ -264,7 +263,7 @@ impl BatchLoop {
             let mut prepared = batch::prepare(&destination.name, &received, max_body_bytes);
             let outcome = batch::commit(&store, &destination, &mut prepared, &abandon).await;
             Written {
-                last_tag,
+                tags,
                 prepared,
                 outcome,
                 commit_duration: started.elapsed(),
@@ -284,7 +283,7 @@ impl BatchLoop {
             outcome,
             written.commit_duration,
         );
-        if let Some(tag) = self.window.commit(written.last_tag) {
+        if let Some(tag) = self.acks.commit(&written.tags) {
             // Ack only after commit: an earlier ack loses the event if we crash in between (SPEC §4.1).
             self.channel
                 .basic_ack(tag, BasicAckOptions { multiple: true })
@@ -303,6 +302,7 @@ impl BatchLoop {
             self.flush();
         } else {
             self.pending.clear();
+            self.pending_tags.clear();
         }
         let abandon = self.abandon.clone();
         let deadline = tokio::spawn(async move {

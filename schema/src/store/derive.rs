@@ -60,7 +60,14 @@ impl Touched {
             .requests
             .iter()
             .map(|request| lock_id(&["request", request]));
-        let mut ids: Vec<i64> = timing_locks.chain(request_locks).collect();
+        let usage_locks = self
+            .usage_instances
+            .iter()
+            .map(|instance| lock_id(&["usage", instance]));
+        let mut ids: Vec<i64> = timing_locks
+            .chain(request_locks)
+            .chain(usage_locks)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
