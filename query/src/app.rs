@@ -29,6 +29,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .merge(crate::stacky::router())
+        .merge(crate::socorro::router())
+        .merge(crate::releases::router())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(metrics::track))

@@ -5,11 +5,15 @@
 //! - [`error`]: the one error type and its three wire shapes.
 //! - [`metrics`]: HTTP metrics.
 //! - [`stacky`]: StackTach's `stacky/*` API.
+//! - [`socorro`]: the Socorro middleware API.
+//! - [`releases`]: the Observatory and Orlo/Sponge release API.
 
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod releases;
+pub mod socorro;
 pub mod stacky;
 
 use std::time::Duration;

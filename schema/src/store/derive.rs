@@ -111,6 +111,18 @@ pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derive
     Ok(Derived { pairs_completed })
 }
 
+/// Re-derives what the tach families (crash, product, deploy) keep, from a
+/// batch's new events. Each family locks its own keys, sorted, after the nova
+/// keys above: one global lock order, so workers never deadlock.
+pub async fn rederive_families(
+    tx: &mut PgConnection,
+    new_events: &[&Event],
+) -> Result<(), sqlx::Error> {
+    super::crashes::rederive(tx, new_events).await?;
+    super::releases::rederive(tx, new_events).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

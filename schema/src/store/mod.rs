@@ -4,12 +4,14 @@
 //! rejected rows — and the caller acknowledges only after it commits.
 
 mod catalog;
+mod crashes;
 mod derive;
 mod keys;
 mod kpi_trackers;
 mod partitions;
 mod raw;
 mod rejected;
+mod releases;
 mod timings;
 mod usage_rows;
 

@@ -5,4 +5,6 @@
 mod consistency;
 mod ingest;
 mod ingest_faults;
+mod releases;
+mod socorro;
 mod stacky;
