@@ -7,12 +7,16 @@
 //! - [`stacky`]: StackTach's `stacky/*` API.
 //! - [`socorro`]: the Socorro middleware API.
 //! - [`releases`]: the Observatory and Orlo/Sponge release API.
+//! - [`socorro`]: the Socorro middleware API.
+//! - [`releases`]: the Observatory and Orlo/Sponge release API.
 
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod releases;
+pub mod releases;
+pub mod socorro;
 pub mod socorro;
 pub mod stacky;
 

@@ -181,6 +181,13 @@ impl Store {
                 "deriving timings, KPIs and usage",
                 batch_size,
             ))?;
+        let new_event_refs: Vec<&Event> = new_events.iter().map(|(_, event)| *event).collect();
+        derive::rederive_families(&mut tx, &new_event_refs)
+            .await
+            .map_err(StoreError::at(
+                "deriving crash and release data",
+                batch_size,
+            ))?;
         let pending_names = self
             .catalog
             .unknown(new_events.iter().map(|(_, event)| *event));
