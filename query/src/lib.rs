@@ -7,8 +7,6 @@
 //! - [`stacky`]: StackTach's `stacky/*` API.
 //! - [`socorro`]: the Socorro middleware API.
 //! - [`releases`]: the Observatory and Orlo/Sponge release API.
-//! - [`socorro`]: the Socorro middleware API.
-//! - [`releases`]: the Observatory and Orlo/Sponge release API.
 
 pub mod app;
 pub mod config;
