@@ -31,8 +31,6 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(crate::stacky::router())
         .merge(crate::socorro::router())
         .merge(crate::releases::router())
-        .merge(crate::socorro::router())
-        .merge(crate::releases::router())
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn(metrics::track))

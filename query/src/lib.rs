@@ -13,8 +13,6 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod releases;
-pub mod releases;
-pub mod socorro;
 pub mod socorro;
 pub mod stacky;
 
