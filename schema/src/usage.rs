@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::timestamp;
 
 /// Event types that feed usage; only these are read for it.
-pub const USAGE_EVENTS: [&str; 15] = [
+pub const USAGE_EVENTS: [&str; 13] = [
     "compute.instance.create.start",
     "compute.instance.create.end",
     "compute.instance.rebuild.start",
@@ -23,13 +23,11 @@ pub const USAGE_EVENTS: [&str; 15] = [
     "compute.instance.finish_resize.end",
     "compute.instance.delete.end",
     "compute.instance.exists",
-    "compute.instance.resize.prep.end",
-    "compute.instance.update",
 ];
 
 /// True for an event whose arrival can change an instance's usage.
 pub fn feeds_usage(event_type: &str) -> bool {
-    USAGE_EVENTS[..13].contains(&event_type)
+    USAGE_EVENTS.contains(&event_type)
 }
 
 /// One lifecycle event of an instance, with the payload fields usage reads.

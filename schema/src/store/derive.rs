@@ -10,6 +10,7 @@ use crate::event::{Event, Family};
 use crate::kpi;
 use crate::pairing::{split_event_type, TimingKey};
 
+use super::timings::BucketDeltas;
 use super::{kpi_trackers, timings, usage_rows};
 use crate::usage;
 
@@ -87,11 +88,13 @@ fn lock_id(parts: &[&str]) -> i64 {
     hash as i64
 }
 
-/// What re-deriving did, for metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// What re-deriving did.
+#[derive(Default)]
 pub struct Derived {
-    /// Complete pairs added minus complete pairs removed.
+    /// Complete pairs added minus complete pairs removed (a metric).
     pub pairs_completed: i64,
+    /// Summary aggregate changes, applied last (see [`BucketDeltas::apply`]).
+    pub bucket_deltas: BucketDeltas,
 }
 
 /// Locks and re-derives everything `touched` names, inside the batch's transaction.
@@ -105,10 +108,13 @@ pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derive
         .bind(&lock_ids)
         .execute(&mut *tx)
         .await?;
-    let pairs_completed = timings::rederive(tx, &touched.timing_keys).await?;
+    let (pairs_completed, bucket_deltas) = timings::rederive(tx, &touched.timing_keys).await?;
     kpi_trackers::rederive(tx, &touched.requests).await?;
     usage_rows::rederive(tx, &touched.usage_instances).await?;
-    Ok(Derived { pairs_completed })
+    Ok(Derived {
+        pairs_completed,
+        bucket_deltas,
+    })
 }
 
 /// Re-derives what the tach families (crash, product, deploy) keep, from a

@@ -19,7 +19,8 @@ pub async fn rederive(
     let rows = sqlx::query(
         "SELECT request_id, id, message_id, deployment_id, event, \"when\", service, instance, tenant
          FROM raw_events
-         WHERE request_id = ANY($1) AND family = 'nova'",
+         WHERE request_id = ANY($1) AND family = 'nova'
+           AND (right(event, 4) = '.end' OR (event = 'compute.instance.update' AND service LIKE '%api%'))",
     )
     .bind(&request_ids)
     .fetch_all(&mut *tx)

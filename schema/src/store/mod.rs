@@ -197,11 +197,17 @@ impl Store {
         rejected::insert(&mut tx, rejected)
             .await
             .map_err(StoreError::at("storing rejected messages", batch_size))?;
+        let pairs_completed = derived.pairs_completed;
+        derived
+            .bucket_deltas
+            .apply(&mut tx)
+            .await
+            .map_err(StoreError::at("updating summary aggregates", batch_size))?;
         tx.commit()
             .await
             .map_err(StoreError::at("commit", batch_size))?;
         self.catalog.remember(pending_names);
-        outcome.pairs_completed = derived.pairs_completed;
+        outcome.pairs_completed = pairs_completed;
         Ok(outcome)
     }
 

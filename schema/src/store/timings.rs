@@ -9,13 +9,14 @@ use sqlx::{PgConnection, Row};
 use crate::histogram;
 use crate::pairing::{self, PairingEvent, Timing, TimingKey};
 
-/// Re-derives the timings of `keys`; returns complete pairs added minus removed.
+/// Re-derives the timings of `keys`; returns complete pairs added minus
+/// removed, and the changes to apply to the summary aggregates.
 pub async fn rederive(
     tx: &mut PgConnection,
     keys: &BTreeSet<TimingKey>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(i64, BucketDeltas), sqlx::Error> {
     if keys.is_empty() {
-        return Ok(0);
+        return Ok((0, BucketDeltas::default()));
     }
     let keys: Vec<&TimingKey> = keys.iter().collect();
     let instances: Vec<&str> = keys.iter().map(|key| key.instance.as_str()).collect();
@@ -56,7 +57,6 @@ pub async fn rederive(
             1,
         );
     }
-    deltas.apply(tx).await?;
     let complete = |duration: Option<i64>| duration.is_some();
     let added = derived
         .iter()
@@ -66,7 +66,7 @@ pub async fn rederive(
         .iter()
         .filter(|(_, _, duration)| complete(*duration))
         .count() as i64;
-    Ok(added - removed)
+    Ok((added - removed, deltas))
 }
 
 /// The `.start`/`.end` events of each key, in the keys' order.
@@ -164,7 +164,7 @@ async fn insert(
 
 /// Changes to `timing_buckets`, keyed (and so applied) in sorted order.
 #[derive(Default)]
-struct BucketDeltas {
+pub struct BucketDeltas {
     deltas: BTreeMap<(String, DateTime<Utc>, i16), (i64, i64)>,
 }
 
@@ -198,7 +198,11 @@ impl BucketDeltas {
         entry.1 += sign * duration_us;
     }
 
-    async fn apply(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    /// Upserts the changes. Every worker adds to the same few hot rows (the
+    /// current hour of each operation), and an upserted row stays locked
+    /// until commit: so this runs last, just before the commit, or writers
+    /// would queue behind each other for the whole transaction.
+    pub async fn apply(self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
         let changed: Vec<_> = self
             .deltas
             .into_iter()
