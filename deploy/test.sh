@@ -58,6 +58,11 @@ main() {
     # The tests take a server URL and make their own databases; "postgres"
     # always exists to connect to.
     TACH_DB_NAME=${TACH_DB_NAME:-postgres} tach_services_up
+    # The metrics test lints both services' /metrics with promtool (CLIENTS.md §4).
+    local promtool
+    if promtool=$(tach_ensure_promtool); then
+        export TACH_PROMTOOL=$promtool
+    fi
 
     local test_status=0 check_status=0
     local -a profile_args

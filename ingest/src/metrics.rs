@@ -33,8 +33,14 @@ pub const PAIRS_COMPLETED: &str = "tach_ingest_pairs_completed_total";
 /// Unix time of the last commit.
 pub const LAST_COMMIT: &str = "tach_ingest_last_commit_timestamp_seconds";
 
-/// Describes every metric; call once at startup.
-pub fn describe() {
+/// Installs the process's Prometheus recorder and describes every metric;
+/// call at startup, before anything is recorded (earlier records are lost).
+pub fn install() {
+    tach_schema::prometheus::install();
+    describe();
+}
+
+fn describe() {
     describe_counter!(
         MESSAGES_CONSUMED,
         Unit::Count,

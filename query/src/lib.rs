@@ -46,8 +46,7 @@ pub async fn serve(
     request_timeout: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    metrics::describe();
-    tach_schema::prometheus::install();
+    metrics::install();
     let app = router(AppState { pool }, request_timeout);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

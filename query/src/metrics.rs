@@ -14,8 +14,14 @@ pub const HTTP_REQUESTS: &str = "tach_http_requests_total";
 /// Time to answer a request.
 pub const HTTP_REQUEST_DURATION: &str = "tach_http_request_duration_seconds";
 
-/// Describes every metric; call once at startup.
-pub fn describe() {
+/// Installs the process's Prometheus recorder and describes every metric;
+/// call at startup, before anything is recorded (earlier records are lost).
+pub fn install() {
+    tach_schema::prometheus::install();
+    describe();
+}
+
+fn describe() {
     describe_counter!(
         HTTP_REQUESTS,
         Unit::Count,

@@ -18,7 +18,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     for deployment in &deployments {
         tracing::info!(deployment = %deployment.name, url = %deployment.redacted_url(), "deployment configured");
     }
-    metrics::describe();
+    metrics::install();
     let listener = TcpListener::bind(args.metrics_addr)
         .await
         .with_context(|| format!("binding TACH_INGEST_METRICS_ADDR {}", args.metrics_addr))?;

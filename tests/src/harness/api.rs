@@ -46,6 +46,24 @@ impl TestApi {
         (status, body)
     }
 
+    /// GETs `path` and returns its text body, asserting a 200.
+    pub async fn text(&self, path: &str) -> String {
+        let request = Request::get(path)
+            .body(Body::empty())
+            .expect("a valid request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("reading the body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
+    }
+
     /// GETs `path` and asserts a 200.
     pub async fn ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;

@@ -5,6 +5,7 @@
 mod consistency;
 mod ingest;
 mod ingest_faults;
+mod metrics;
 mod releases;
 mod socorro;
 mod stacky;
