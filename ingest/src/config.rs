@@ -44,6 +44,28 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Drop raw-event partitions older than the retention period, then exit.
     Prune(PruneArgs),
+    /// Generate and store StackTach's "summary for region" report of a period.
+    Report(ReportArgs),
+}
+
+/// Options of `report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Period start: YYYY-MM-DD (midnight UTC) or RFC 3339; yesterday by default.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Period length in hours.
+    #[arg(long, default_value_t = 24)]
+    pub hours: u32,
+    /// The percentile column.
+    #[arg(long, default_value_t = 97, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub percentile: u32,
+    /// Only deployments whose name contains this (case-insensitive); all by default.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Requests longer than this many seconds count as failed (too long).
+    #[arg(long, default_value_t = 1800)]
+    pub too_long_secs: i64,
 }
 
 /// Options of the consumer.

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         None | Some(Command::Run) => commands::run::run(&cli).await,
         Some(Command::Migrate) => commands::migrate::migrate(&cli.database_url).await,
         Some(Command::Replay(args)) => commands::replay::replay(&cli.database_url, args).await,
+        Some(Command::Report(args)) => commands::report::report(&cli.database_url, args).await,
         Some(Command::Prune(args)) => {
             commands::prune::prune(&cli.database_url, args.retention_days).await
         }

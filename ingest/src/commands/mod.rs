@@ -3,6 +3,7 @@
 pub mod migrate;
 pub mod prune;
 pub mod replay;
+pub mod report;
 pub mod run;
 
 use std::time::Duration;

@@ -44,6 +44,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    tokio::spawn(super::report::schedule(pool.clone(), shutdown.clone()));
     crate::consume(store, deployments, settings, shutdown.clone()).await;
     shutdown.cancel();
     let _ = metrics_server.await;

@@ -390,3 +390,75 @@ pub async fn exists(
     .fetch_all(pool)
     .await
 }
+
+/// A stored report's listing.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReportRow {
+    pub id: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub created: DateTime<Utc>,
+    pub name: String,
+    pub version: i32,
+}
+
+/// Reports created in `[from, to]`, oldest first.
+pub async fn reports_created(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    paging: Paging,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, period_start, period_end, created, name, version FROM reports
+         WHERE created >= $1 AND created <= $2 ORDER BY created, id LIMIT $3 OFFSET $4",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(paging.limit)
+    .bind(paging.offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// What `reports/search` filters on; each given field must match exactly.
+#[derive(Debug, Default)]
+pub struct ReportFilter {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    pub created_day: Option<chrono::NaiveDate>,
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+}
+
+/// Reports matching the filter, newest id first.
+pub async fn reports_matching(
+    pool: &PgPool,
+    filter: &ReportFilter,
+    paging: Paging,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, period_start, period_end, created, name, version FROM reports
+         WHERE ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR name = $2)
+           AND ($3::date IS NULL OR (created AT TIME ZONE 'UTC')::date = $3)
+           AND ($4::timestamptz IS NULL OR period_start = $4) AND ($5::timestamptz IS NULL OR period_end = $5)
+         ORDER BY id DESC LIMIT $6 OFFSET $7",
+    )
+    .bind(filter.id)
+    .bind(&filter.name)
+    .bind(filter.created_day)
+    .bind(filter.period_start)
+    .bind(filter.period_end)
+    .bind(paging.limit)
+    .bind(paging.offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// A stored report's JSON.
+pub async fn report_body(pool: &PgPool, id: i64) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar("SELECT body FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}

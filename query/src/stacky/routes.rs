@@ -20,7 +20,7 @@ type Answer = Result<Json<Value>, StackyError>;
 
 /// Every `stacky/*` route, with and without the trailing slash.
 pub fn router() -> Router<AppState> {
-    let routes: [(&str, MethodRouter<AppState>); 19] = [
+    let routes: [(&str, MethodRouter<AppState>); 22] = [
         ("/stacky/deployments", get(deployments)),
         ("/stacky/events", get(events)),
         ("/stacky/hosts", get(hosts)),
@@ -34,6 +34,9 @@ pub fn router() -> Router<AppState> {
         ("/stacky/summary", get(summary)),
         ("/stacky/kpi", get(kpi_all)),
         ("/stacky/kpi/{tenant_id}", get(kpi_of_tenant)),
+        ("/stacky/reports", get(reports)),
+        ("/stacky/reports/search", get(search_reports)),
+        ("/stacky/report/{report_id}", get(report)),
         ("/stacky/usage/launches", get(launches)),
         ("/stacky/usage/deletes", get(deletes)),
         ("/stacky/usage/exists", get(exists)),
@@ -588,4 +591,108 @@ async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
         ]),
         rows,
     ))
+}
+
+async fn reports(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let now = Utc::now();
+    let from = params
+        .unix_time("created_from")?
+        .unwrap_or(now - TimeDelta::days(1));
+    let to = params.unix_time("created_to")?.unwrap_or(now);
+    let rows = queries::reports_created(&state.pool, from, to, params.paging()?).await?;
+    let rows = rows.into_iter().map(|row| {
+        json!([
+            row.id,
+            render::unix_seconds(row.period_start),
+            render::unix_seconds(row.period_end),
+            render::unix_seconds(row.created),
+            row.name,
+            row.version
+        ])
+    });
+    Ok(table(
+        json!(["Id", "Start", "End", "Created", "Name", "Version"]),
+        rows,
+    ))
+}
+
+const REPORT_SEARCH_FIELDS: [&str; 7] = [
+    "id",
+    "name",
+    "created",
+    "period_start",
+    "period_end",
+    "limit",
+    "offset",
+];
+
+async fn search_reports(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
+    let params = Params::parse(query.as_deref())?;
+    let unknown = params.unknown(&REPORT_SEARCH_FIELDS);
+    if !unknown.is_empty() {
+        let why = format!(
+            "unknown parameter {}; use {}",
+            unknown.join(", "),
+            REPORT_SEARCH_FIELDS.join(", ")
+        );
+        return Err(ApiError::BadRequest(why).into());
+    }
+    let filter = report_filter(&params)?;
+    let rows = queries::reports_matching(&state.pool, &filter, params.paging()?).await?;
+    let seconds = |time: chrono::DateTime<Utc>| time.format("%Y-%m-%d %H:%M:%S").to_string();
+    let rows = rows.into_iter().map(|row| {
+        json!([
+            row.id,
+            seconds(row.period_start),
+            seconds(row.period_end),
+            seconds(row.created),
+            row.name,
+            row.version
+        ])
+    });
+    Ok(table(
+        json!(["Id", "Start", "End", "Created", "Name", "Version"]),
+        rows,
+    ))
+}
+
+fn report_filter(params: &Params) -> Result<queries::ReportFilter, ApiError> {
+    let datetime = |name: &str| -> Result<Option<chrono::DateTime<Utc>>, ApiError> {
+        let Some(text) = params.get(name) else {
+            return Ok(None);
+        };
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+            .map(|time| Some(time.and_utc()))
+            .map_err(|_| {
+                ApiError::BadRequest(format!("{name} must be YYYY-MM-DD HH:MM:SS, not {text:?}"))
+            })
+    };
+    let created_day =
+        match params.get("created") {
+            None => None,
+            Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(
+                |_| ApiError::BadRequest(format!("created must be YYYY-MM-DD, not {text:?}")),
+            )?),
+        };
+    Ok(queries::ReportFilter {
+        id: params
+            .get("id")
+            .map(|text| integer_path(text, "id"))
+            .transpose()?,
+        name: params.get("name").map(str::to_owned),
+        created_day,
+        period_start: datetime("period_start")?,
+        period_end: datetime("period_end")?,
+    })
+}
+
+async fn report(State(state): State<AppState>, Path(report_id): Path<String>) -> Answer {
+    let id = integer_path(&report_id, "the report id")?;
+    let body = queries::report_body(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            what: format!("report {id}"),
+        })?;
+    Ok(Json(body))
 }

@@ -493,3 +493,117 @@ async fn usage_show_and_watch() {
     assert_eq!(status.as_u16(), 400);
     loaded.db.drop_database().await;
 }
+
+#[tokio::test]
+async fn reports_are_generated_stored_and_listed() {
+    let loaded = load().await;
+    let (api, db) = (&loaded.api, &loaded.db);
+    let start = loaded.base;
+    let end = start + TimeDelta::hours(24) - TimeDelta::seconds(1);
+    let id = tach_schema::store::generate_summary(&db.pool, start, end, 97, 1800, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // Regenerating the same period replaces the report instead of adding one.
+    assert_eq!(
+        tach_schema::store::generate_summary(&db.pool, start, end, 97, 1800, None)
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    assert_eq!(
+        tach_schema::store::generate_summary(&db.pool, start, end, 97, 1800, Some("nowhere"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The create request ran 1:01:39 (over 30 minutes: a too-long failure);
+    // the delete request 25 s on a snapshot image, with no create/resize/… step: "aux".
+    let report = api.ok(&format!("/stacky/report/{id}")).await;
+    assert_eq!(
+        report,
+        json!([
+            {
+                "percentile": 97, "pct": 0.015, "hours": 24,
+                "start": start.timestamp() as f64, "end": end.timestamp() as f64,
+                "region": null, "cells": ["region-1"], "total": 2,
+                "4xx failure count": 0, "4xx failure percentage": 0.0,
+                "5xx failure count": 0, "5xx failure percentage": 0.0,
+                "> 30 failure count": 1, "> 30 failure percentage": 50.0,
+                "state failure count": 0, "state failure percentage": 0.0,
+                "failure_grand_total": 1, "failure_grand_rate": 50.0
+            },
+            ["Operation", "Image", "OS Type", "Min", "Max", "Med", "97%", "Requests", "4xx", "% 4xx", "5xx", "% 5xx", "> 30", "% > 30", "state", "% state"],
+            ["aux", "snap", "linux", "25s", "25s", "25s", "25s", 1, 0, 0.0, 0, 0.0, 0, 0.0, 0, 0.0],
+            ["create", "base", "linux", "1:01:39s", "1:01:39s", "1:01:39s", "1:01:39s", 1, 0, 0.0, 0, 0.0, 1, 1.0, 0, 0.0]
+        ])
+    );
+
+    let created: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT created FROM reports WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let listed = api.ok("/stacky/reports").await;
+    let header = json!(["Id", "Start", "End", "Created", "Name", "Version"]);
+    let created_unix = created.timestamp_micros() as f64 / 1e6;
+    assert_eq!(
+        listed,
+        json!([
+            header,
+            [
+                id,
+                start.timestamp() as f64,
+                end.timestamp() as f64,
+                created_unix,
+                "summary for region: all",
+                4
+            ]
+        ])
+    );
+    let long_ago = "/stacky/reports/?created_from=0&created_to=1000";
+    assert_eq!(api.ok(long_ago).await, json!([header]));
+    let seconds = |time: chrono::DateTime<Utc>| time.format("%Y-%m-%d %H:%M:%S").to_string();
+    let found = api
+        .ok(&format!(
+            "/stacky/reports/search/?name=summary%20for%20region%3A%20all&created={}",
+            created.format("%Y-%m-%d")
+        ))
+        .await;
+    assert_eq!(
+        found,
+        json!([
+            header,
+            [
+                id,
+                seconds(start),
+                seconds(end),
+                seconds(created),
+                "summary for region: all",
+                4
+            ]
+        ])
+    );
+
+    let bad = |why: &str| json!([["Error", "Message"], ["Bad Request", why]]);
+    for (path, expected) in [
+        ("/stacky/reports/search/?colour=red", bad("unknown parameter colour; use id, name, created, period_start, period_end, limit, offset")),
+        ("/stacky/reports/search/?created=yesterday", bad("created must be YYYY-MM-DD, not \"yesterday\"")),
+        ("/stacky/reports/?created_from=soon", bad("created_from must be decimal unix seconds, not \"soon\"")),
+        ("/stacky/report/x", bad("the report id must be an integer, not \"x\"")),
+    ] {
+        let (status, body) = api.get(path).await;
+        assert_eq!((status.as_u16(), &body), (400, &expected), "{path}");
+    }
+    let (status, body) = api.get("/stacky/report/999/").await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            404,
+            json!([["Error", "Message"], ["Not Found", "report 999 not found"]])
+        )
+    );
+    loaded.db.drop_database().await;
+}

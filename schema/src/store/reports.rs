@@ -1,0 +1,92 @@
+//! Generating and storing reports from a period's events. Generation reads
+//! only the period (through the time index); readers get the stored JSON.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+use crate::report::{self, Options, RequestEvent};
+
+/// Builds the "summary for region" report of a period and stores it,
+/// replacing an earlier one of the same name and period. Returns its id, or
+/// None when no deployment matches the region.
+pub async fn generate_summary(
+    pool: &PgPool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    percentile: u32,
+    too_long_seconds: i64,
+    region: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let deployments: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT id, name FROM deployments WHERE $1::text IS NULL OR upper(name) LIKE '%' || upper($1) || '%' ORDER BY name",
+    )
+    .bind(region)
+    .fetch_all(pool)
+    .await?;
+    if deployments.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<i32> = deployments.iter().map(|(id, _)| *id).collect();
+    let events = period_events(pool, start, end, &ids).await?;
+    let options = Options {
+        start,
+        end,
+        percentile,
+        too_long_seconds,
+        region: region.map(str::to_uppercase),
+        cells: deployments.into_iter().map(|(_, name)| name).collect(),
+    };
+    let body = report::build(&events, &options);
+    let name = format!("{}{}", report::NAME_PREFIX, region.unwrap_or("all"));
+    sqlx::query_scalar(
+        "INSERT INTO reports (name, version, period_start, period_end, created, body)
+         VALUES ($1, $2, $3, $4, now(), $5)
+         ON CONFLICT (name, period_start, period_end)
+         DO UPDATE SET body = EXCLUDED.body, created = EXCLUDED.created, version = EXCLUDED.version
+         RETURNING id",
+    )
+    .bind(name)
+    .bind(report::VERSION)
+    .bind(start)
+    .bind(end)
+    .bind(sqlx::types::Json(body))
+    .fetch_one(pool)
+    .await
+    .map(Some)
+}
+
+async fn period_events(
+    pool: &PgPool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    deployments: &[i32],
+) -> Result<Vec<RequestEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT request_id, message_id, event, \"when\", is_error, state, old_state, image_type,
+                CASE WHEN is_error THEN body -> 'payload' -> 'exception' -> 'kwargs' ->> 'code' END AS code
+         FROM raw_events
+         WHERE family = 'nova' AND request_id IS NOT NULL AND event <> 'compute.instance.exists'
+           AND \"when\" >= $1 AND \"when\" <= $2 AND deployment_id = ANY($3)",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(deployments)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let code: Option<String> = row.try_get("code")?;
+            Ok(RequestEvent {
+                request_id: row.try_get("request_id")?,
+                message_id: row.try_get("message_id")?,
+                event_type: row.try_get("event")?,
+                when: row.try_get("when")?,
+                is_error: row.try_get("is_error")?,
+                state: row.try_get("state")?,
+                old_state: row.try_get("old_state")?,
+                image_type: row.try_get("image_type")?,
+                error_code: code.and_then(|code| code.trim().parse().ok()),
+            })
+        })
+        .collect()
+}
