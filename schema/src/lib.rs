@@ -16,6 +16,7 @@ pub mod image_type;
 pub mod kpi;
 pub mod pairing;
 pub mod prometheus;
+pub mod report;
 pub mod store;
 pub mod timestamp;
 pub mod usage;

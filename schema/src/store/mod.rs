@@ -12,6 +12,7 @@ mod partitions;
 mod raw;
 mod rejected;
 mod releases;
+mod reports;
 mod timings;
 mod usage_rows;
 
@@ -23,6 +24,7 @@ use crate::event::Event;
 
 pub use partitions::{drop_older_than, DroppedPartition};
 pub use rejected::{PendingRejected, Rejected};
+pub use reports::generate_summary;
 
 /// Why a batch did not commit.
 #[derive(Debug, thiserror::Error)]
