@@ -20,6 +20,9 @@ use crate::metrics;
 pub struct AppState {
     /// The read pool.
     pub pool: PgPool,
+    /// When set, release writes need `Authorization: Bearer <token>`
+    /// (`TACH_API_TOKEN`); reads stay open.
+    pub api_token: Option<String>,
 }
 
 /// Builds the router.

@@ -29,4 +29,9 @@ pub struct Config {
     /// Longest a request may take, in seconds, before it gets a 503.
     #[arg(long, env = "TACH_QUERY_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// Bearer token the release write API requires (`Authorization: Bearer
+    /// <token>`); without it writes are open. Reads are always open.
+    #[arg(long, env = "TACH_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
 }

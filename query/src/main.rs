@@ -32,11 +32,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding TACH_QUERY_ADDR {}", config.addr))?;
     tracing::info!(address = %config.addr, "serving");
-    tach_query::serve(
+    tach_query::serve_with_token(
         listener,
         pool,
         Duration::from_secs(config.request_timeout_secs),
         shutdown,
+        config.api_token,
     )
     .await
 }

@@ -7,6 +7,7 @@
 //!   aggregated in one transaction (DESIGN.md). Both the AMQP consumer and
 //!   the release write API go through it.
 
+pub mod crash;
 pub mod database;
 pub mod envelope;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod image_type;
 pub mod kpi;
 pub mod pairing;
 pub mod prometheus;
+pub mod release;
 pub mod report;
 pub mod store;
 pub mod timestamp;

@@ -8,3 +8,4 @@
 pub mod bus;
 pub mod gen;
 pub mod harness;
+pub mod publish;

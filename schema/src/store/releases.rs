@@ -1,11 +1,288 @@
-//! Releases, packages and environments (issue: releases API): re-derived
-//! from the batch's new `release.*`, `package.*` and `environment.*` events.
+//! Releases, packages and environments (API.md §3), kept from a batch's new
+//! `release.*`, `package.*` and `environment.*` events. A touched release is
+//! locked and re-derived from all of its stored events ([`crate::release`]);
+//! environment events are rows of their own, so "latest wins" is answered
+//! when reading and needs no lock.
 
-use sqlx::PgConnection;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::event::Event;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sqlx::{PgConnection, Row};
+
+use crate::event::{Event, Family};
+use crate::release::{self, Release, ReleaseEvent};
+use crate::timestamp;
 
 /// Re-derives the release and environment rows the new events touch.
-pub async fn rederive(_tx: &mut PgConnection, _new_events: &[&Event]) -> Result<(), sqlx::Error> {
+pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(), sqlx::Error> {
+    let deploy: Vec<&Event> = new_events
+        .iter()
+        .copied()
+        .filter(|event| event.family == Family::Deploy)
+        .collect();
+    if deploy.is_empty() {
+        return Ok(());
+    }
+    let release_ids: BTreeSet<&str> = deploy
+        .iter()
+        .filter(|event| !event.event_type.starts_with("environment."))
+        .filter_map(|event| event.instance.as_deref())
+        .collect();
+    if !release_ids.is_empty() {
+        rederive_releases(tx, &release_ids).await?;
+    }
+    insert_deploys(tx, &deploy).await?;
+    upsert_status_samples(tx, &deploy).await?;
     Ok(())
+}
+
+async fn rederive_releases(
+    tx: &mut PgConnection,
+    release_ids: &BTreeSet<&str>,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<&str> = release_ids.iter().copied().collect();
+    let mut lock_ids: Vec<i64> = ids.iter().map(|id| lock_id(&["release", id])).collect();
+    lock_ids.sort_unstable();
+    lock_ids.dedup();
+    // Sorted, so two workers never wait on each other in opposite orders.
+    sqlx::query("SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest($1::bigint[]) AS id ORDER BY 1) AS sorted")
+        .bind(&lock_ids)
+        .execute(&mut *tx)
+        .await?;
+    let events = fetch_events(tx, &ids).await?;
+    let releases: Vec<Release> = events
+        .iter()
+        .filter_map(|(id, events)| release::derive(id, events))
+        .collect();
+    sqlx::query("DELETE FROM release_packages WHERE release_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM releases WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    insert_releases(tx, &releases).await
+}
+
+/// Every stored deploy event of the releases, by release id.
+async fn fetch_events(
+    tx: &mut PgConnection,
+    ids: &[&str],
+) -> Result<BTreeMap<String, Vec<ReleaseEvent>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT instance, event, \"when\", message_id, body -> 'payload' AS payload
+         FROM raw_events
+         WHERE family = 'deploy' AND instance = ANY($1) AND event NOT LIKE 'environment.%'",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut events: BTreeMap<String, Vec<ReleaseEvent>> = BTreeMap::new();
+    for row in rows {
+        let payload: Option<sqlx::types::Json<Value>> = row.try_get("payload")?;
+        let payload = match payload.map(|json| json.0) {
+            Some(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
+        events
+            .entry(row.try_get("instance")?)
+            .or_default()
+            .push(ReleaseEvent {
+                event_type: row.try_get("event")?,
+                when: row.try_get("when")?,
+                message_id: row.try_get("message_id")?,
+                payload,
+            });
+    }
+    Ok(events)
+}
+
+/// Inserts releases and their packages, one statement each: the rows travel
+/// as one bound JSON array that PostgreSQL expands into the table's columns.
+async fn insert_releases(tx: &mut PgConnection, releases: &[Release]) -> Result<(), sqlx::Error> {
+    if releases.is_empty() {
+        return Ok(());
+    }
+    let release_rows: Vec<Value> = releases.iter().map(release_row).collect();
+    sqlx::query("INSERT INTO releases SELECT * FROM jsonb_populate_recordset(NULL::releases, $1)")
+        .bind(sqlx::types::Json(Value::Array(release_rows)))
+        .execute(&mut *tx)
+        .await?;
+    let package_rows: Vec<Value> = releases.iter().flat_map(package_rows).collect();
+    if package_rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO release_packages
+         SELECT * FROM jsonb_populate_recordset(NULL::release_packages, $1)",
+    )
+    .bind(sqlx::types::Json(Value::Array(package_rows)))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn release_row(release: &Release) -> Value {
+    json!({
+        "id": release.id,
+        "tag": release.tag(),
+        "tag_fields": release.tag_fields,
+        "user": release.user,
+        "team": release.team,
+        "platforms": release.platforms,
+        "references": release.references,
+        "notes": release.notes,
+        "metadata": release.metadata,
+        "stime": release.stime,
+        "ftime": release.ftime,
+        "duration": release.duration,
+        "status": release.status.as_str(),
+        "rollback": release.rollback,
+        "first_seen": release.first_seen,
+    })
+}
+
+fn package_rows(release: &Release) -> impl Iterator<Item = Value> + '_ {
+    release
+        .packages
+        .iter()
+        .enumerate()
+        .map(move |(position, package)| {
+            json!({
+                "release_id": release.id,
+                "id": package.id,
+                "position": position,
+                "name": package.name,
+                "version": package.version,
+                "rollback": package.rollback,
+                "diff_url": package.diff_url,
+                "status": package.status.as_str(),
+                "stime": package.stime,
+                "ftime": package.ftime,
+                "duration": package.duration,
+                "results": package.results,
+            })
+        })
+}
+
+/// One row per `environment.deploy`; duplicates never reach here.
+async fn insert_deploys(tx: &mut PgConnection, deploy: &[&Event]) -> Result<(), sqlx::Error> {
+    let rows: Vec<Value> = deploy
+        .iter()
+        .filter(|event| event.event_type == "environment.deploy")
+        .filter_map(|event| {
+            let payload = event.payload()?.as_object()?;
+            let environment = payload.get("environment")?.as_str()?;
+            Some(json!({
+                "environment": environment,
+                "deployed_at": event.when,
+                "message_id": event.message_id,
+                "revisions": payload.get("revisions").cloned().unwrap_or_else(|| json!({})),
+            }))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO environment_deploys (environment, deployed_at, deployment_id, message_id, revisions)
+         SELECT r.environment, r.deployed_at, 0, r.message_id, r.revisions
+         FROM jsonb_to_recordset($1) AS r (environment text, deployed_at timestamptz, message_id text, revisions jsonb)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(sqlx::types::Json(Value::Array(rows)))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// One row per sample id; a re-sent sample wins only when it is newer (by
+/// event time, then message id), so arrival order does not matter.
+async fn upsert_status_samples(
+    tx: &mut PgConnection,
+    deploy: &[&Event],
+) -> Result<(), sqlx::Error> {
+    let rows = newest_samples(deploy);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO environment_status AS s (environment, sample_key, date_created, \"when\", message_id, sample)
+         SELECT * FROM jsonb_to_recordset($1)
+              AS r (environment text, sample_key text, date_created timestamptz, \"when\" timestamptz, message_id text, sample jsonb)
+         ON CONFLICT (environment, sample_key) DO UPDATE
+         SET date_created = EXCLUDED.date_created, \"when\" = EXCLUDED.\"when\",
+             message_id = EXCLUDED.message_id, sample = EXCLUDED.sample
+         WHERE (EXCLUDED.\"when\", EXCLUDED.message_id) > (s.\"when\", s.message_id)",
+    )
+    .bind(sqlx::types::Json(Value::Array(rows)))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The batch's status rows, the newest of each (environment, sample id),
+/// sorted by that key so concurrent writers lock rows in one order.
+fn newest_samples(deploy: &[&Event]) -> Vec<Value> {
+    let mut rows: BTreeMap<(String, String), Value> = BTreeMap::new();
+    let samples = deploy
+        .iter()
+        .filter(|event| event.event_type == "environment.status");
+    for row in samples.filter_map(|event| status_row(event)) {
+        let key = (
+            row["environment"].as_str().unwrap_or_default().to_owned(),
+            row["sample_key"].as_str().unwrap_or_default().to_owned(),
+        );
+        let newer = rows
+            .get(&key)
+            .is_none_or(|kept| order_key(&row) > order_key(kept));
+        if newer {
+            rows.insert(key, row);
+        }
+    }
+    rows.into_values().collect()
+}
+
+fn order_key(row: &Value) -> (Option<DateTime<Utc>>, String) {
+    (
+        timestamp::parse_value(&row["when"]),
+        row["message_id"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn status_row(event: &Event) -> Option<Value> {
+    let payload = event.payload()?.as_object()?;
+    let environment = payload.get("environment")?.as_str()?;
+    let sample_key = match payload.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        Some(Value::Number(id)) => id.to_string(),
+        _ => event.message_id.clone(),
+    };
+    let date_created = payload
+        .get("date_created")
+        .and_then(timestamp::parse_value)
+        .unwrap_or(event.when);
+    Some(json!({
+        "environment": environment,
+        "sample_key": sample_key,
+        "date_created": date_created,
+        "when": event.when,
+        "message_id": event.message_id,
+        "sample": payload,
+    }))
+}
+
+/// The same FNV-1a key hash as the nova derivations (`derive::lock_id`), so
+/// every lock of the write path lives in one id space.
+fn lock_id(parts: &[&str]) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash as i64
 }

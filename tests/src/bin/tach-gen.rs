@@ -1,39 +1,42 @@
-//! tach-gen: publishes a deterministic, realistic event stream to RabbitMQ
-//! (or writes it as JSON lines) — for the demo, the tests and load.
+//! tach-gen: generates a deterministic, realistic event stream (nova,
+//! glance, crash reports, products, releases) and publishes it to RabbitMQ
+//! with publisher confirms, writes it as JSON lines, or counts it.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Parser, Subcommand};
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Message, Scenario};
+use tach_tests::publish::Publisher;
 
-/// Generates nova, glance, crash, product and release events. The same
-/// options always give the same stream.
+/// Generates nova, glance, crash, product and release events shaped like
+/// their real publishers'. The same options always give the same stream.
 #[derive(Debug, Parser)]
 #[command(name = "tach-gen", version, about)]
 struct Cli {
-    /// Seed of the stream.
-    #[arg(long, default_value_t = 1)]
+    /// Seed of every random choice in the stream.
+    #[arg(long, env = "TACH_GEN_SEED", default_value_t = 1)]
     seed: u64,
-    /// Time of the first event (RFC 3339); now, cut to the second, by default.
-    #[arg(long)]
+    /// Time of the first event (RFC 3339, e.g. 2026-01-01T00:00:00Z); now, cut to the second, by default.
+    #[arg(long, env = "TACH_GEN_START")]
     start: Option<DateTime<Utc>>,
-    /// Nova instance lifecycles.
+    /// Nova instance lifecycles (about 30 messages each).
     #[arg(long, default_value_t = 20)]
     instances: usize,
     /// Glance image lifecycles.
     #[arg(long, default_value_t = 5)]
     images: usize,
-    /// Crash reports.
+    /// Processed crash reports (a hang pair counts two).
     #[arg(long, default_value_t = 30)]
     crashes: usize,
-    /// Release lifecycles.
+    /// Release lifecycles (packages, environment deploy and status).
     #[arg(long, default_value_t = 3)]
     releases: usize,
-    /// Product versions.
+    /// Product versions, each with its builds.
     #[arg(long, default_value_t = 4)]
     products: usize,
     #[command(subcommand)]
@@ -42,42 +45,40 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Publish the stream to RabbitMQ with publisher confirms.
+    /// Publish the stream to RabbitMQ, waiting for the broker to confirm every message.
     Publish {
-        /// Broker URL.
+        /// RabbitMQ URL.
         #[arg(
             long,
             env = "AMQP_URL",
             default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
         )]
         amqp_url: String,
-        /// Prefix of the exchange names (`<prefix>nova`, …).
-        #[arg(long, default_value = "")]
+        /// Prefix of the exchange names (`<prefix>nova`, `<prefix>glance`, `<prefix>tach`).
+        #[arg(long, env = "TACH_GEN_EXCHANGE_PREFIX", default_value = "")]
         exchange_prefix: String,
         /// Messages per second; as fast as the broker confirms when omitted.
         #[arg(long)]
         rate: Option<f64>,
-        /// Publish the stream this many times, each copy with fresh message ids, one stream length later.
-        #[arg(long, default_value_t = 1)]
+        /// Publish the stream this many times, each copy with fresh ids and 15 days later (for load).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         repeat: u32,
     },
     /// Write the stream as JSON lines ({"exchange", "routing_key", "body"}), as `tach-ingest replay --file` reads.
     Jsonl {
         /// Output file; standard output when omitted.
         #[arg(long)]
-        out: Option<std::path::PathBuf>,
+        out: Option<PathBuf>,
     },
     /// Print how many messages the scenario makes, per exchange.
     Count,
 }
 
 impl Cli {
-    fn scenario(&self, copy: u32) -> Scenario {
-        let start = self.start.unwrap_or_else(|| Utc::now().trunc_subsecs(0));
+    fn scenario(&self) -> Scenario {
         Scenario {
-            // Each copy is its own stream: new ids, a later start.
-            seed: self.seed.wrapping_add(u64::from(copy) * 1_000_003),
-            start: start + TimeDelta::days(15) * copy as i32,
+            seed: self.seed,
+            start: self.start.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
             instances: self.instances,
             images: self.images,
             crashes: self.crashes,
@@ -90,63 +91,81 @@ impl Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match &cli.command {
+    let scenario = cli.scenario();
+    match cli.command {
         Command::Publish {
             amqp_url,
             exchange_prefix,
             rate,
             repeat,
-        } => {
-            let publisher = Publisher::connect(amqp_url, exchange_prefix).await?;
-            publisher.declare_exchanges().await?;
-            let started = Instant::now();
-            let mut sent = 0;
-            for copy in 0..*repeat {
-                let messages = generate(&cli.scenario(copy));
-                let total = messages.len();
-                sent += publisher
-                    .publish_with_progress(&messages, *rate, |done| {
-                        eprintln!(
-                            "tach-gen: {}/{total} sent ({:.0} msg/s)",
-                            sent + done,
-                            (sent + done) as f64 / started.elapsed().as_secs_f64()
-                        );
-                    })
-                    .await?;
-            }
-            publisher.close().await?;
-            let seconds = started.elapsed().as_secs_f64();
-            println!(
-                "published {sent} messages in {seconds:.1} s ({:.0} msg/s)",
-                sent as f64 / seconds.max(1e-9)
-            );
-        }
-        Command::Jsonl { out } => {
-            let messages = generate(&cli.scenario(0));
-            let mut writer: Box<dyn Write> = match out {
-                Some(path) => Box::new(
-                    std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?,
-                ),
-                None => Box::new(std::io::stdout().lock()),
-            };
-            for message in &messages {
-                serde_json::to_writer(&mut writer, message)?;
-                writer.write_all(b"\n")?;
-            }
-            writer.flush()?;
-        }
+        } => publish(&scenario, &amqp_url, &exchange_prefix, rate, repeat).await,
+        Command::Jsonl { out } => write_jsonl(&generate(&scenario), out.as_ref()),
         Command::Count => {
-            let messages = generate(&cli.scenario(0));
-            for exchange in ["nova", "glance", "tach"] {
-                let count = messages
-                    .iter()
-                    .filter(|m: &&Message| m.exchange == exchange)
-                    .count();
-                println!("{exchange}: {count}");
-            }
-            println!("total: {}", messages.len());
+            print_counts(&generate(&scenario));
+            Ok(())
         }
     }
+}
+
+/// Publishes `repeat` copies of the scenario, reporting progress on stderr
+/// every second and a summary on stdout.
+async fn publish(
+    scenario: &Scenario,
+    amqp_url: &str,
+    exchange_prefix: &str,
+    rate: Option<f64>,
+    repeat: u32,
+) -> anyhow::Result<()> {
+    let publisher = Publisher::connect(amqp_url, exchange_prefix).await?;
+    publisher.declare_exchanges().await?;
+    let started = Instant::now();
+    let mut sent = 0;
+    for copy in 0..repeat {
+        let messages = generate(&scenario.copy(copy));
+        let total = messages.len() * repeat as usize;
+        let already = sent;
+        sent += publisher
+            .publish_with_progress(&messages, rate, |done| {
+                let so_far = already + done;
+                let per_second = so_far as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!("tach-gen: {so_far}/{total} sent ({per_second:.0} msg/s)");
+            })
+            .await
+            .with_context(|| format!("publishing copy {} of {repeat}", copy + 1))?;
+    }
+    publisher.close().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "tach-gen: published and confirmed {sent} messages in {seconds:.1} s ({:.0} msg/s)",
+        sent as f64 / seconds.max(1e-9)
+    );
     Ok(())
+}
+
+/// Writes one `{"exchange", "routing_key", "body"}` object per line.
+fn write_jsonl(messages: &[Message], out: Option<&PathBuf>) -> anyhow::Result<()> {
+    let mut writer: Box<dyn Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for message in messages {
+        serde_json::to_writer(&mut writer, message).context("writing a message")?;
+        writer.write_all(b"\n").context("writing a message")?;
+    }
+    writer.flush().context("flushing the output")?;
+    Ok(())
+}
+
+/// Prints the message count of each exchange and the total.
+fn print_counts(messages: &[Message]) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for message in messages {
+        *counts.entry(message.exchange.as_str()).or_default() += 1;
+    }
+    for (exchange, count) in &counts {
+        println!("{exchange}: {count}");
+    }
+    println!("total: {}", messages.len());
 }

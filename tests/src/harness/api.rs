@@ -17,9 +17,66 @@ pub struct TestApi {
 impl TestApi {
     /// The router serving `pool`.
     pub fn new(pool: sqlx::PgPool) -> TestApi {
+        TestApi::with_token(pool, None)
+    }
+
+    /// The router serving `pool`, with release writes requiring `api_token`
+    /// as a bearer token when it is set (`TACH_API_TOKEN`).
+    pub fn with_token(pool: sqlx::PgPool, api_token: Option<&str>) -> TestApi {
+        let state = tach_query::AppState {
+            pool,
+            api_token: api_token.map(str::to_owned),
+        };
         TestApi {
-            router: tach_query::router(tach_query::AppState { pool }, Duration::from_secs(30)),
+            router: tach_query::router(state, Duration::from_secs(30)),
         }
+    }
+
+    /// POSTs `body` (raw bytes, sent as JSON when given) to `path` with an
+    /// optional bearer token; returns the status and the JSON body (`null`
+    /// when the body is empty, as for a 204).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(path);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(Body::from(body.map(<[u8]>::to_vec).unwrap_or_default()))
+            .expect("a valid request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+            .await
+            .expect("reading the body");
+        if bytes.is_empty() {
+            return (status, Value::Null);
+        }
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{path}: body is not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, body)
+    }
+
+    /// POSTs a JSON value (or no body) to `path` without a token.
+    pub async fn post(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let bytes = body.map(|body| body.to_string().into_bytes());
+        self.post_raw(path, bytes.as_deref(), None).await
     }
 
     /// GETs `path` (with its query string); returns the status and the JSON body.

@@ -1,0 +1,413 @@
+//! SQL of the release routes, over the tables tach-ingest derives
+//! (`releases`, `release_packages`, `environment_deploys`,
+//! `environment_status`). Column names come from fixed lists; every value is bound.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+use sqlx::types::Json as JsonColumn;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::params::{Field, Filter, Paging, Value};
+
+/// A release row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReleaseRow {
+    /// Release id.
+    pub id: String,
+    /// Tag fields of `release.create`.
+    pub tag_fields: JsonColumn<Json>,
+    /// `user`.
+    pub user: Option<String>,
+    /// `team`.
+    pub team: Option<String>,
+    /// `platforms`.
+    pub platforms: JsonColumn<Json>,
+    /// `references`.
+    pub references: JsonColumn<Json>,
+    /// `notes`.
+    pub notes: JsonColumn<Json>,
+    /// `metadata`.
+    pub metadata: JsonColumn<Json>,
+    /// Start.
+    pub stime: Option<DateTime<Utc>>,
+    /// Finish.
+    pub ftime: Option<DateTime<Utc>>,
+    /// Seconds.
+    pub duration: Option<i64>,
+    /// Derived status.
+    pub status: String,
+}
+
+/// A package row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PackageRow {
+    /// Its release.
+    pub release_id: String,
+    /// Package id.
+    pub id: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Version.
+    pub version: Option<String>,
+    /// Rollback flag.
+    pub rollback: bool,
+    /// Diff URL.
+    pub diff_url: Option<String>,
+    /// Derived status.
+    pub status: String,
+    /// Start.
+    pub stime: Option<DateTime<Utc>>,
+    /// Finish.
+    pub ftime: Option<DateTime<Utc>>,
+    /// Seconds.
+    pub duration: Option<i64>,
+}
+
+const RELEASE_COLUMNS: &str =
+    "SELECT r.id, r.tag_fields, r.\"user\", r.team, r.platforms, r.\"references\",
+        r.notes, r.metadata, r.stime, r.ftime, r.duration, r.status FROM releases r";
+const PACKAGE_COLUMNS: &str =
+    "SELECT p.release_id, p.id, p.name, p.version, p.rollback, p.diff_url,
+        p.status, p.stime, p.ftime, p.duration FROM release_packages p";
+
+/// Releases matching every filter, newest start first (oldest with `asc`).
+pub async fn releases(
+    pool: &PgPool,
+    filters: &[Filter],
+    paging: Paging,
+) -> Result<Vec<ReleaseRow>, sqlx::Error> {
+    let mut query = QueryBuilder::<Postgres>::new(RELEASE_COLUMNS);
+    query.push(" WHERE true");
+    for filter in filters {
+        push_release_filter(&mut query, filter);
+    }
+    let order = if paging.ascending { "ASC" } else { "DESC" };
+    query.push(format!(
+        " ORDER BY r.stime {order} NULLS LAST, r.first_seen {order}, r.id LIMIT "
+    ));
+    query.push_bind(paging.limit);
+    query.push(" OFFSET ");
+    query.push_bind(paging.offset);
+    query.build_query_as().fetch_all(pool).await
+}
+
+fn push_release_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter) {
+    let column = match filter.field {
+        Field::User => "r.\"user\"",
+        Field::Team => "r.team",
+        Field::Status => "r.status",
+        Field::Platform => return push_platform(query, &filter.value),
+        Field::PackageName
+        | Field::PackageVersion
+        | Field::PackageStatus
+        | Field::PackageRollback => {
+            query.push(" AND EXISTS (SELECT 1 FROM release_packages p WHERE p.release_id = r.id");
+            push_condition(query, package_column(filter.field), filter);
+            query.push(")");
+            return;
+        }
+        other => time_column("r", other),
+    };
+    push_condition(query, column, filter);
+}
+
+fn push_platform(query: &mut QueryBuilder<Postgres>, value: &Value) {
+    match value {
+        Value::Text(platform) => {
+            query.push(" AND jsonb_exists(r.platforms, ");
+            query.push_bind(platform.clone());
+            query.push(")");
+        }
+        _ => {
+            query.push(" AND jsonb_array_length(r.platforms) = 0");
+        }
+    }
+}
+
+fn package_column(field: Field) -> &'static str {
+    match field {
+        Field::PackageName => "p.name",
+        Field::PackageVersion => "p.version",
+        Field::PackageStatus => "p.status",
+        Field::PackageRollback => "p.rollback",
+        Field::ReleaseId => "p.release_id",
+        other => time_column("p", other),
+    }
+}
+
+fn time_column(table: &str, field: Field) -> &'static str {
+    match (table, field) {
+        ("r", Field::StimeBefore | Field::StimeAfter) => "r.stime",
+        ("r", Field::FtimeBefore | Field::FtimeAfter) => "r.ftime",
+        ("r", _) => "r.duration",
+        (_, Field::StimeBefore | Field::StimeAfter) => "p.stime",
+        (_, Field::FtimeBefore | Field::FtimeAfter) => "p.ftime",
+        _ => "p.duration",
+    }
+}
+
+/// ` AND <column> <op> $n`, or ` AND <column> IS NULL` for Orlo's `null`.
+fn push_condition(query: &mut QueryBuilder<Postgres>, column: &str, filter: &Filter) {
+    query.push(format!(" AND {column}"));
+    let operator = match filter.field {
+        Field::StimeBefore | Field::FtimeBefore | Field::DurationLt => " < ",
+        Field::StimeAfter | Field::FtimeAfter | Field::DurationGt => " > ",
+        _ => " = ",
+    };
+    match &filter.value {
+        Value::Null => query.push(" IS NULL"),
+        Value::Text(text) => query.push(operator).push_bind(text.clone()),
+        Value::Time(time) => query.push(operator).push_bind(*time),
+        Value::Seconds(seconds) => query.push(operator).push_bind(*seconds),
+        Value::Bool(flag) => query.push(operator).push_bind(*flag),
+    };
+}
+
+/// The packages of `release_ids`, each release's in their order.
+pub async fn packages_of(
+    pool: &PgPool,
+    release_ids: &[String],
+) -> Result<Vec<PackageRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PACKAGE_COLUMNS} WHERE p.release_id = ANY($1) ORDER BY p.release_id, p.position"
+    )))
+    .bind(release_ids)
+    .fetch_all(pool)
+    .await
+}
+
+/// One release by id.
+pub async fn release(pool: &PgPool, id: &str) -> Result<Option<ReleaseRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{RELEASE_COLUMNS} WHERE r.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The tag object of the release tagged with one of `tags` (the first tag
+/// given wins; among releases of one tag, the latest created).
+pub async fn tag_object(pool: &PgPool, tags: &[String]) -> Result<Option<Json>, sqlx::Error> {
+    let found: Option<JsonColumn<Json>> = sqlx::query_scalar(
+        "SELECT r.tag_fields FROM releases r
+         JOIN unnest($1::text[]) WITH ORDINALITY AS wanted (tag, ordinal) ON wanted.tag = r.tag
+         ORDER BY wanted.ordinal, r.first_seen DESC, r.id LIMIT 1",
+    )
+    .bind(tags)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|json| json.0))
+}
+
+/// One package by id (within one release when `release_id` is given).
+pub async fn package(
+    pool: &PgPool,
+    release_id: Option<&str>,
+    id: &str,
+) -> Result<Option<PackageRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PACKAGE_COLUMNS} WHERE p.id = $1 AND ($2::text IS NULL OR p.release_id = $2)
+         ORDER BY p.release_id LIMIT 1"
+    )))
+    .bind(id)
+    .bind(release_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Packages matching every filter, newest start first (oldest with `asc`).
+pub async fn packages(
+    pool: &PgPool,
+    filters: &[Filter],
+    paging: Paging,
+) -> Result<Vec<PackageRow>, sqlx::Error> {
+    let mut query = QueryBuilder::<Postgres>::new(PACKAGE_COLUMNS);
+    query.push(" WHERE true");
+    for filter in filters {
+        push_condition(&mut query, package_column(filter.field), filter);
+    }
+    let order = if paging.ascending { "ASC" } else { "DESC" };
+    query.push(format!(
+        " ORDER BY p.stime {order} NULLS LAST, p.release_id, p.position LIMIT "
+    ));
+    query.push_bind(paging.limit);
+    query.push(" OFFSET ");
+    query.push_bind(paging.offset);
+    query.build_query_as().fetch_all(pool).await
+}
+
+/// What `/info/*` and `/stats/*` group releases by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// All releases as one group named `global`.
+    Global,
+    /// `user`.
+    User,
+    /// `team`.
+    Team,
+    /// Each platform of a release.
+    Platform,
+    /// Each package name of a release.
+    Package,
+}
+
+impl GroupBy {
+    /// The lateral subquery giving a release's group keys.
+    fn keys(self) -> &'static str {
+        match self {
+            GroupBy::Global => "SELECT 'global'::text",
+            GroupBy::User => "SELECT r.\"user\"",
+            GroupBy::Team => "SELECT r.team",
+            GroupBy::Platform => "SELECT jsonb_array_elements_text(r.platforms)",
+            GroupBy::Package => {
+                "SELECT DISTINCT p.name FROM release_packages p WHERE p.release_id = r.id"
+            }
+        }
+    }
+}
+
+/// Which releases `/info` and `/stats` count.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only this group.
+    pub name: Option<String>,
+    /// Only releases on this platform.
+    pub platform: Option<String>,
+    /// Only releases started at or after.
+    pub stime: Option<DateTime<Utc>>,
+    /// Only releases finished at or before.
+    pub ftime: Option<DateTime<Utc>>,
+}
+
+/// Release counts of one group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupCounts {
+    /// The group's name.
+    pub key: String,
+    /// Every release.
+    pub releases: i64,
+    /// Successful releases without a rollback package.
+    pub normal_successful: i64,
+    /// Failed releases without a rollback package.
+    pub normal_failed: i64,
+    /// Successful releases with a rollback package.
+    pub rollback_successful: i64,
+    /// Failed releases with a rollback package.
+    pub rollback_failed: i64,
+}
+
+/// Release counts per group, by name.
+pub async fn group_counts(
+    pool: &PgPool,
+    group_by: GroupBy,
+    scope: &Scope,
+) -> Result<Vec<GroupCounts>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT k.key, count(*) AS releases,
+                count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND NOT r.rollback) AS normal_successful,
+                count(*) FILTER (WHERE r.status = 'FAILED' AND NOT r.rollback) AS normal_failed,
+                count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND r.rollback) AS rollback_successful,
+                count(*) FILTER (WHERE r.status = 'FAILED' AND r.rollback) AS rollback_failed
+         FROM releases r CROSS JOIN LATERAL ({}) AS k (key)
+         WHERE k.key IS NOT NULL
+           AND ($1::text IS NULL OR k.key = $1)
+           AND ($2::text IS NULL OR jsonb_exists(r.platforms, $2))
+           AND ($3::timestamptz IS NULL OR r.stime >= $3)
+           AND ($4::timestamptz IS NULL OR r.ftime <= $4)
+         GROUP BY k.key ORDER BY k.key",
+        group_by.keys()
+    )))
+    .bind(scope.name.as_deref())
+    .bind(scope.platform.as_deref())
+    .bind(scope.stime)
+    .bind(scope.ftime)
+    .fetch_all(pool)
+    .await
+}
+
+/// Each package's version of its latest successful run in a finished release.
+pub async fn package_versions(
+    pool: &PgPool,
+    platform: Option<&str>,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (p.name) p.name, p.version
+         FROM release_packages p JOIN releases r ON r.id = p.release_id
+         WHERE p.status = 'SUCCESSFUL' AND r.ftime IS NOT NULL AND p.name IS NOT NULL
+           AND ($1::text IS NULL OR jsonb_exists(r.platforms, $1))
+         ORDER BY p.name, p.ftime DESC NULLS LAST, p.stime DESC NULLS LAST, p.release_id",
+    )
+    .bind(platform)
+    .fetch_all(pool)
+    .await
+}
+
+/// What `/stats/by_date` counts: a start time, a name (packages only), and
+/// the release's status and rollback flag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Dated {
+    /// Start time.
+    pub stime: DateTime<Utc>,
+    /// Package name, for packages.
+    pub name: Option<String>,
+    /// Release status.
+    pub status: String,
+    /// Release has a rollback package.
+    pub rollback: bool,
+}
+
+/// Finished (successful or failed) releases, or their packages, that started.
+pub async fn dated(pool: &PgPool, packages: bool) -> Result<Vec<Dated>, sqlx::Error> {
+    let sql = if packages {
+        "SELECT p.stime, p.name, r.status, r.rollback
+         FROM release_packages p JOIN releases r ON r.id = p.release_id
+         WHERE p.stime IS NOT NULL AND r.status IN ('SUCCESSFUL', 'FAILED')
+         ORDER BY p.stime"
+    } else {
+        "SELECT r.stime, NULL::text AS name, r.status, r.rollback FROM releases r
+         WHERE r.stime IS NOT NULL AND r.status IN ('SUCCESSFUL', 'FAILED')
+           AND EXISTS (SELECT 1 FROM release_packages p WHERE p.release_id = r.id)
+         ORDER BY r.stime"
+    };
+    sqlx::query_as(sql).fetch_all(pool).await
+}
+
+/// Known environments, sorted.
+pub async fn environment_names(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT environment FROM environment_deploys
+         UNION SELECT environment FROM environment_status ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The revisions of an environment's latest deploy (`{}` when none).
+pub async fn latest_revisions(pool: &PgPool, environment: &str) -> Result<Json, sqlx::Error> {
+    let revisions: Option<JsonColumn<Json>> = sqlx::query_scalar(
+        "SELECT revisions FROM environment_deploys WHERE environment = $1
+         ORDER BY deployed_at DESC, message_id DESC LIMIT 1",
+    )
+    .bind(environment)
+    .fetch_optional(pool)
+    .await?;
+    Ok(revisions.map(|json| json.0).unwrap_or(Json::Null))
+}
+
+/// An environment's status samples of the last 7 days, newest first, at most 1,000.
+pub async fn recent_samples(
+    pool: &PgPool,
+    environment: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, JsonColumn<Json>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT date_created, sample FROM environment_status
+         WHERE environment = $1 AND date_created > $2 - interval '7 days'
+         ORDER BY date_created DESC, sample_key DESC LIMIT 1000",
+    )
+    .bind(environment)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,468 @@
+//! The SQL of the Socorro middleware endpoints. Every value is bound; the
+//! only identifiers that vary (the columns `in` and `plugin_in` name) come
+//! from the fixed whitelists of `params`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::params::{Mode, Paging, ReportType, Search, TermFilter};
+
+/// A crash report as `/search/crashes` and `/report/list` return it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ReportRow {
+    pub uuid: String,
+    pub date_processed: DateTime<Utc>,
+    pub client_crash_date: Option<DateTime<Utc>>,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub build: Option<String>,
+    pub release_channel: Option<String>,
+    pub os_name: Option<String>,
+    pub os_version: Option<String>,
+    pub cpu_name: Option<String>,
+    pub signature: Option<String>,
+    pub reason: Option<String>,
+    pub address: Option<String>,
+    pub hangid: Option<String>,
+    pub process_type: Option<String>,
+    pub user_comments: Option<String>,
+    pub email: Option<String>,
+    pub url: Option<String>,
+    pub uptime: Option<i64>,
+    pub install_age: Option<i64>,
+    pub plugin_name: Option<String>,
+    pub plugin_version: Option<String>,
+    pub plugin_filename: Option<String>,
+}
+
+const REPORT_COLUMNS: &str =
+    "uuid, date_processed, client_crash_date, NULLIF(product, '') AS product, \
+     NULLIF(version, '') AS version, build, release_channel, NULLIF(os_name, '') AS os_name, \
+     os_version, cpu_name, NULLIF(signature, '') AS signature, reason, address, hangid, \
+     process_type, user_comments, email, url, uptime, install_age, plugin_name, \
+     plugin_version, plugin_filename";
+
+/// A comment on a report.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CommentRow {
+    pub uuid: String,
+    pub date_processed: DateTime<Utc>,
+    pub user_comments: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One distinct signature of `/search/signatures`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SignatureRow {
+    pub signature: String,
+    pub count: i64,
+    pub is_windows: i64,
+    pub is_mac: i64,
+    pub is_linux: i64,
+    pub numhang: i64,
+    pub numplugin: i64,
+}
+
+/// Escapes `%`, `_` and `\` so that LIKE treats them literally.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn push_terms(query: &mut QueryBuilder<Postgres>, filter: &TermFilter) {
+    query.push(" AND (");
+    for (index, column) in filter.columns.iter().enumerate() {
+        if index > 0 {
+            query.push(" OR ");
+        }
+        // `column` comes from a fixed whitelist (params::SEARCH_FIELDS / PLUGIN_FIELDS).
+        match filter.mode {
+            Mode::IsExactly => {
+                query
+                    .push(format!("{column} = "))
+                    .push_bind(filter.terms.clone());
+            }
+            Mode::Contains => {
+                let pattern = format!("%{}%", escape_like(&filter.terms));
+                query
+                    .push(format!("{column} LIKE "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+            }
+            Mode::StartsWith => {
+                let pattern = format!("{}%", escape_like(&filter.terms));
+                query
+                    .push(format!("{column} LIKE "))
+                    .push_bind(pattern)
+                    .push(" ESCAPE '\\'");
+            }
+        }
+    }
+    query.push(")");
+}
+
+/// `FROM crash_reports WHERE …` for a search.
+fn push_where(query: &mut QueryBuilder<Postgres>, search: &Search) {
+    query
+        .push(" FROM crash_reports WHERE date_processed >= ")
+        .push_bind(search.from)
+        .push(" AND date_processed < ")
+        .push_bind(search.to)
+        .push(" AND product = ANY(")
+        .push_bind(search.products.clone())
+        .push(")");
+    if let Some(signature) = &search.signature {
+        query.push(" AND signature = ").push_bind(signature.clone());
+    }
+    if let Some(terms) = &search.terms {
+        push_terms(query, terms);
+    }
+    push_versions(query, search);
+    if !search.os.is_empty() {
+        let patterns: Vec<String> = search
+            .os
+            .iter()
+            .map(|os| format!("{}%", escape_like(os)))
+            .collect();
+        // LIKE's default escape character is the backslash.
+        query
+            .push(" AND os_name ILIKE ANY(")
+            .push_bind(patterns)
+            .push(")");
+    }
+    push_any(query, "release_channel", &search.branches);
+    push_any(query, "reason", &search.reasons);
+    if !search.build_ids.is_empty() {
+        query
+            .push(" AND build_id = ANY(")
+            .push_bind(search.build_ids.clone())
+            .push(")");
+    }
+    if let Some(build_from) = search.build_from {
+        query.push(" AND build_id >= ").push_bind(build_from);
+    }
+    if let Some(build_to) = search.build_to {
+        query.push(" AND build_id <= ").push_bind(build_to);
+    }
+    push_process(query, search);
+}
+
+fn push_versions(query: &mut QueryBuilder<Postgres>, search: &Search) {
+    if search.product_versions.is_empty() && search.bare_versions.is_empty() {
+        return;
+    }
+    let products: Vec<String> = search
+        .product_versions
+        .iter()
+        .map(|(product, _)| product.clone())
+        .collect();
+    let versions: Vec<String> = search
+        .product_versions
+        .iter()
+        .map(|(_, version)| version.clone())
+        .collect();
+    query
+        .push(" AND ((product, version) IN (SELECT * FROM unnest(")
+        .push_bind(products)
+        .push("::text[], ")
+        .push_bind(versions)
+        .push("::text[])) OR version = ANY(")
+        .push_bind(search.bare_versions.clone())
+        .push("))");
+}
+
+/// `column = ANY(values)` when values are given; `column` is a literal of this module.
+fn push_any(query: &mut QueryBuilder<Postgres>, column: &'static str, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    query
+        .push(format!(" AND {column} = ANY("))
+        .push_bind(values.to_vec())
+        .push(")");
+}
+
+fn push_process(query: &mut QueryBuilder<Postgres>, search: &Search) {
+    if let Some(process) = search.process {
+        query.push(" AND process = ").push_bind(process);
+    }
+    match search.report_type {
+        ReportType::Any => {}
+        ReportType::Crash => {
+            query.push(" AND hangid IS NULL");
+        }
+        ReportType::Hang => {
+            query.push(" AND hangid IS NOT NULL");
+        }
+    }
+    if let Some(plugin) = &search.plugin {
+        push_terms(query, plugin);
+    }
+}
+
+/// Reports matching `search`, newest first, and how many match in all.
+pub async fn reports(
+    pool: &PgPool,
+    search: &Search,
+    paging: Paging,
+) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
+    let mut query = QueryBuilder::new(format!("SELECT {REPORT_COLUMNS}"));
+    push_where(&mut query, search);
+    query
+        .push(" ORDER BY date_processed DESC, uuid COLLATE \"C\" LIMIT ")
+        .push_bind(paging.limit)
+        .push(" OFFSET ")
+        .push_bind(paging.offset);
+    let rows = query.build_query_as().fetch_all(pool).await?;
+    Ok((rows, count(pool, search, "count(*)").await?))
+}
+
+async fn count(pool: &PgPool, search: &Search, what: &'static str) -> Result<i64, sqlx::Error> {
+    let mut query = QueryBuilder::new(format!("SELECT {what}"));
+    push_where(&mut query, search);
+    query.build_query_scalar().fetch_one(pool).await
+}
+
+/// Reports with a non-empty comment matching `search`, newest first.
+pub async fn comments(
+    pool: &PgPool,
+    search: &Search,
+    paging: Paging,
+) -> Result<(Vec<CommentRow>, i64), sqlx::Error> {
+    let with_comment = |query: &mut QueryBuilder<Postgres>| {
+        push_where(query, search);
+        query.push(" AND user_comments IS NOT NULL AND user_comments <> ''");
+    };
+    let mut query = QueryBuilder::new("SELECT uuid, date_processed, user_comments, email");
+    with_comment(&mut query);
+    query
+        .push(" ORDER BY date_processed DESC, uuid COLLATE \"C\" LIMIT ")
+        .push_bind(paging.limit)
+        .push(" OFFSET ")
+        .push_bind(paging.offset);
+    let rows = query.build_query_as().fetch_all(pool).await?;
+    let mut total = QueryBuilder::new("SELECT count(*)");
+    with_comment(&mut total);
+    let total = total.build_query_scalar().fetch_one(pool).await?;
+    Ok((rows, total))
+}
+
+/// Distinct signatures of the reports matching `search`, by count
+/// descending then signature, and how many distinct signatures match.
+pub async fn signatures(
+    pool: &PgPool,
+    search: &Search,
+    paging: Paging,
+) -> Result<(Vec<SignatureRow>, i64), sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "SELECT signature, count(*) AS count,
+                count(*) FILTER (WHERE os_name LIKE 'Win%') AS is_windows,
+                count(*) FILTER (WHERE os_name LIKE 'Mac%') AS is_mac,
+                count(*) FILTER (WHERE os_name LIKE 'Lin%') AS is_linux,
+                count(*) FILTER (WHERE hangid IS NOT NULL) AS numhang,
+                count(*) FILTER (WHERE process = 'plugin') AS numplugin",
+    );
+    push_where(&mut query, search);
+    query
+        .push(" GROUP BY signature ORDER BY count DESC, signature COLLATE \"C\" LIMIT ")
+        .push_bind(paging.limit)
+        .push(" OFFSET ")
+        .push_bind(paging.offset);
+    let rows = query.build_query_as().fetch_all(pool).await?;
+    Ok((
+        rows,
+        count(pool, search, "count(DISTINCT signature)").await?,
+    ))
+}
+
+/// One signature's counts over a period, for top crashers.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TopCrasherRow {
+    pub signature: String,
+    pub count: i64,
+    pub win_count: i64,
+    pub mac_count: i64,
+    pub linux_count: i64,
+    pub hang_count: i64,
+    pub plugin_count: i64,
+    pub content_count: i64,
+}
+
+/// What a top-crasher period is made of: whole hours read from the
+/// aggregates, and the partial hours at its edges read from the reports
+/// (at most two hours of them), so any period is exact.
+#[derive(Debug, Clone)]
+pub struct Period {
+    /// Product.
+    pub product: String,
+    /// Version.
+    pub version: String,
+    /// Whole hours `[start, end)` read from `crash_signature_hours`.
+    pub hours: (DateTime<Utc>, DateTime<Utc>),
+    /// Edges read from `crash_reports`.
+    pub edges: [(DateTime<Utc>, DateTime<Utc>); 2],
+    /// Process class, or None for all.
+    pub process: Option<&'static str>,
+    /// An `os_name` prefix, LIKE-escaped, or None.
+    pub os_pattern: Option<String>,
+}
+
+/// Every signature's counts over `period`.
+pub async fn top_crashers(
+    pool: &PgPool,
+    period: &Period,
+) -> Result<Vec<TopCrasherRow>, sqlx::Error> {
+    sqlx::query_as(include_str!("top_crashers.sql"))
+        .bind(&period.product)
+        .bind(&period.version)
+        .bind(period.hours.0)
+        .bind(period.hours.1)
+        .bind(period.process)
+        .bind(&period.os_pattern)
+        .bind(period.edges[0].0)
+        .bind(period.edges[0].1)
+        .bind(period.edges[1].0)
+        .bind(period.edges[1].1)
+        .fetch_all(pool)
+        .await
+}
+
+/// The other reports of `uuid`'s hang pair (or of `hangid`, at most one).
+pub async fn paired_uuids(
+    pool: &PgPool,
+    uuid: &str,
+    hangid: Option<&str>,
+) -> Result<Vec<String>, sqlx::Error> {
+    match hangid {
+        Some(hangid) => {
+            sqlx::query_scalar(
+                "SELECT uuid FROM crash_reports WHERE hangid = $1 AND uuid <> $2
+                 ORDER BY uuid COLLATE \"C\" LIMIT 1",
+            )
+            .bind(hangid)
+            .bind(uuid)
+            .fetch_all(pool)
+            .await
+        }
+        None => {
+            sqlx::query_scalar(
+                "SELECT other.uuid FROM crash_reports report
+                 JOIN crash_reports other ON other.hangid = report.hangid AND other.uuid <> report.uuid
+                 WHERE report.uuid = $1
+                 ORDER BY other.uuid COLLATE \"C\"",
+            )
+            .bind(uuid)
+            .fetch_all(pool)
+            .await
+        }
+    }
+}
+
+/// One extension of a report.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ExtensionRow {
+    pub report_id: i64,
+    pub date_processed: DateTime<Utc>,
+    pub extension_key: i32,
+    pub extension_id: String,
+    pub extension_version: Option<String>,
+}
+
+/// The extensions of report `uuid` processed at `date` (to the microsecond,
+/// or to the second when `date` has no fraction).
+pub async fn extensions(
+    pool: &PgPool,
+    uuid: &str,
+    date: DateTime<Utc>,
+) -> Result<Vec<ExtensionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.event_id AS report_id, r.date_processed, e.extension_key, e.extension_id,
+                e.extension_version
+         FROM crash_reports r JOIN crash_extensions e ON e.uuid = r.uuid
+         WHERE r.uuid = $1
+           AND (r.date_processed = $2 OR date_trunc('second', r.date_processed) = $2)
+         ORDER BY e.extension_key",
+    )
+    .bind(uuid)
+    .bind(date)
+    .fetch_all(pool)
+    .await
+}
+
+/// A product version.
+#[derive(Debug, sqlx::FromRow)]
+pub struct VersionRow {
+    pub product: String,
+    pub version: String,
+    pub build_type: Option<String>,
+    pub release_channel: Option<String>,
+    pub major_version: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub throttle: Option<f64>,
+    pub is_featured: Option<bool>,
+    pub build_ids: Vec<i64>,
+}
+
+/// The versions named (every one when `pairs` is empty), by product and version.
+pub async fn product_versions(
+    pool: &PgPool,
+    pairs: &[(String, String)],
+) -> Result<Vec<VersionRow>, sqlx::Error> {
+    let products: Vec<&str> = pairs.iter().map(|(p, _)| p.as_str()).collect();
+    let versions: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
+    sqlx::query_as(
+        "SELECT v.product, v.version, v.build_type, v.release_channel, v.major_version,
+                v.start_date, v.end_date, v.throttle, v.is_featured,
+                ARRAY(SELECT DISTINCT b.buildid FROM product_builds b
+                      WHERE b.product = v.product AND b.version = v.version
+                      ORDER BY b.buildid) AS build_ids
+         FROM product_versions v
+         WHERE cardinality($1::text[]) = 0
+            OR (v.product, v.version) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+         ORDER BY v.product COLLATE \"C\", v.version COLLATE \"C\"",
+    )
+    .bind(&products)
+    .bind(&versions)
+    .fetch_all(pool)
+    .await
+}
+
+/// A nightly build.
+#[derive(Debug, sqlx::FromRow)]
+pub struct BuildRow {
+    pub product: String,
+    pub version: String,
+    pub platform: String,
+    pub buildid: i64,
+    pub build_type: Option<String>,
+    pub beta_number: Option<String>,
+    pub repository: Option<String>,
+    pub date: Option<NaiveDate>,
+}
+
+/// Builds of `product` (and `version`) dated `from` or later, newest first.
+pub async fn builds(
+    pool: &PgPool,
+    product: &str,
+    version: Option<&str>,
+    from: NaiveDate,
+) -> Result<Vec<BuildRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT product, version, platform, buildid, build_type, beta_number, repository, date
+         FROM product_builds
+         WHERE product = $1 AND ($2::text IS NULL OR version = $2) AND date >= $3
+         ORDER BY date DESC, buildid DESC, version COLLATE \"C\", platform COLLATE \"C\"",
+    )
+    .bind(product)
+    .bind(version)
+    .bind(from)
+    .fetch_all(pool)
+    .await
+}
