@@ -31,6 +31,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route("/openapi.json", get(openapi))
         .merge(crate::stacky::router())
         .merge(crate::socorro::router())
         .merge(crate::releases::router())
@@ -68,6 +69,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The OpenAPI document of every route.
+async fn openapi() -> Response {
+    ([("content-type", "application/json")], include_str!("openapi.json")).into_response()
+}
+
 async fn render_metrics() -> Response {
     let body = tach_schema::prometheus::install()
         .map(|handle| handle.render())
@@ -89,4 +95,17 @@ async fn not_found(uri: axum::http::Uri) -> Response {
         what: format!("route {path}"),
     }
     .render(shape)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_parses_and_covers_every_family() {
+        let document: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        assert_eq!(document["openapi"], "3.0.3");
+        let paths = document["paths"].as_object().unwrap();
+        for path in ["/stacky/summary/", "/stacky/report/{report_id}/", "/crashes/signatures/", "/releases", "/environments", "/openapi.json"] {
+            assert!(paths.contains_key(path), "{path}");
+        }
+    }
 }
