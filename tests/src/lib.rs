@@ -1,11 +1,9 @@
 //! tach-tests: what tach's end-to-end tests, the demo and the benchmarks share.
 //!
 //! - [`gen`]: the deterministic event generator behind `tach-gen`.
-//! - [`bus`]: publishing to RabbitMQ with publisher confirms.
 //! - [`harness`]: per-test databases and broker names, services in-process,
 //!   a connection-severing proxy, polling with deadlines.
 
-pub mod bus;
 pub mod gen;
 pub mod harness;
 pub mod publish;

@@ -23,9 +23,9 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use sqlx::PgPool;
 use tach_schema::{Delivery, Event, ExchangeFamily, PoolSettings, Store};
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Message, Scenario};
 use tach_tests::harness::TestBroker;
+use tach_tests::publish::Publisher;
 use tokio_util::sync::CancellationToken;
 
 /// Measures tach-ingest against this machine's ceilings.

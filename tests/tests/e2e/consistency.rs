@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tach_ingest::Settings;
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Message, Rng, Scenario};
 use tach_tests::harness::{self, TestApi, TestBroker, TestDatabase, TestIngest};
+use tach_tests::publish::Publisher;
 
 use crate::ingest::{wait_for_count, wait_for_queues};
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::Row;
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Message, Scenario};
 use tach_tests::harness::{self, TestBroker, TestDatabase, TestIngest};
+use tach_tests::publish::Publisher;
 
 /// A small scenario, fixed so failures reproduce.
 pub fn small_scenario() -> Scenario {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Scenario};
 use tach_tests::harness::{self, ChaosProxy, TestBroker, TestDatabase, TestIngest};
+use tach_tests::publish::Publisher;
 
 use crate::ingest::{wait_for_count, wait_for_queues};
 

@@ -11,10 +11,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sqlx::Row;
 use tach_schema::{ExchangeFamily, Store};
-use tach_tests::bus::Publisher;
 use tach_tests::gen::{generate, Scenario};
 use tach_tests::harness::samples::{read_sample, store_messages};
 use tach_tests::harness::{self, TestApi, TestBroker, TestDatabase, TestIngest};
+use tach_tests::publish::Publisher;
 
 /// POSTs and asserts the status; returns the body.
 async fn post(api: &TestApi, path: &str, body: Option<Value>, status: StatusCode) -> Value {
