@@ -121,8 +121,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// Publishes every message and waits until the broker confirmed them
-    /// all; errors if it nacked any. `rate` caps messages per second (None:
+    /// Publishes every message (its body's compact JSON, with oslo's
+    /// properties) and waits until the broker confirmed them all; errors if
+    /// it nacked any. `rate` caps messages per second (None:
     /// as fast as confirms allow). Returns the count published.
     pub async fn publish(&self, messages: &[Message], rate: Option<f64>) -> anyhow::Result<usize> {
         self.publish_with_progress(messages, rate, |_| {}).await
@@ -144,7 +145,7 @@ impl Publisher {
                 let due = started + Duration::from_secs_f64(index as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
             }
-            let body = serde_json::to_vec(&message.body).context("serializing a message body")?;
+            let body = message.body_bytes();
             let confirm = self
                 .send(&message.exchange, &message.routing_key, &body)
                 .await?;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -16,7 +17,7 @@ use tach_tests::publish::Publisher;
 /// Generates nova, glance, crash, product and release events shaped like
 /// their real publishers'. The same options always give the same stream.
 #[derive(Debug, Parser)]
-#[command(name = "tach-gen", version, about)]
+#[command(name = "tach-gen", version)]
 struct Cli {
     /// Seed of every random choice in the stream.
     #[arg(long, env = "TACH_GEN_SEED", default_value_t = 1)]
@@ -89,8 +90,20 @@ impl Cli {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with every cause, without the backtrace a debug
+            // environment (RUST_BACKTRACE) would add.
+            eprintln!("tach-gen: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let scenario = cli.scenario();
     match cli.command {
         Command::Publish {
@@ -122,13 +135,14 @@ async fn publish(
     let mut sent = 0;
     for copy in 0..repeat {
         let messages = generate(&scenario.copy(copy));
-        let total = messages.len() * repeat as usize;
-        let already = sent;
+        let (already, total) = (sent, messages.len());
         sent += publisher
             .publish_with_progress(&messages, rate, |done| {
-                let so_far = already + done;
-                let per_second = so_far as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                eprintln!("tach-gen: {so_far}/{total} sent ({per_second:.0} msg/s)");
+                let per_second = (already + done) as f64 / started.elapsed().as_secs_f64();
+                eprintln!(
+                    "tach-gen: copy {}/{repeat}: {done}/{total} sent ({per_second:.0} msg/s)",
+                    copy + 1
+                );
             })
             .await
             .with_context(|| format!("publishing copy {} of {repeat}", copy + 1))?;
@@ -151,8 +165,7 @@ fn write_jsonl(messages: &[Message], out: Option<&PathBuf>) -> anyhow::Result<()
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     for message in messages {
-        serde_json::to_writer(&mut writer, message).context("writing a message")?;
-        writer.write_all(b"\n").context("writing a message")?;
+        writeln!(writer, "{}", message.to_json_line()).context("writing a message")?;
     }
     writer.flush().context("flushing the output")?;
     Ok(())

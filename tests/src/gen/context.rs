@@ -2,13 +2,14 @@
 //! serialized RequestContext), in the two generations the samples show: the
 //! Icehouse-era keys of samples/nova-legacy and oslo.messaging 18's of
 //! samples/oslo-messaging. Built once per request, as a map for v1 bodies
-//! and as text for v2 bodies; the text is formatted directly because every
+//! or as text for v2 bodies; the text is formatted directly because every
 //! value is the generator's own plain ASCII.
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
+use super::envelope::{Context, Driver};
 use super::instance::Tenant;
-use super::payload::Members;
+use super::payload::object_of;
 
 /// What varies between requests' contexts.
 pub struct Fields<'a> {
@@ -25,7 +26,7 @@ pub struct Fields<'a> {
 }
 
 /// The Icehouse-era context of the captured sequences.
-pub fn legacy(request: &Fields<'_>) -> Members {
+pub fn legacy(request: &Fields<'_>, driver: Driver) -> Context {
     let Fields {
         id,
         tenant,
@@ -34,7 +35,8 @@ pub fn legacy(request: &Fields<'_>) -> Members {
         timestamp,
     } = request;
     let (project, user) = (&tenant.id, &tenant.user_id);
-    let map = json!({
+    if driver == Driver::V1 {
+        return Context::Members(object_of(json!({
         "_context_auth_token": auth_token,
         "_context_is_admin": false,
         "_context_project_id": project,
@@ -48,8 +50,9 @@ pub fn legacy(request: &Fields<'_>) -> Members {
         "_context_user": user,
         "_context_user_id": user,
         "_context_user_name": user,
-    });
-    let text = format!(
+        })));
+    }
+    Context::Text(format!(
         concat!(
             r#""_context_auth_token":"{auth_token}","_context_is_admin":false,"#,
             r#""_context_project_id":"{project}","_context_project_name":"{project}","#,
@@ -65,14 +68,14 @@ pub fn legacy(request: &Fields<'_>) -> Members {
         id = id,
         timestamp = timestamp,
         user = user,
-    );
-    Members::from_parts(object(map), text)
+    ))
 }
 
 /// The context oslo.messaging 18 writes (versioned nova's era).
-pub fn modern(request: &Fields<'_>) -> Members {
+pub fn modern(request: &Fields<'_>, driver: Driver) -> Context {
     let (id, project, user) = (request.id, &request.tenant.id, &request.tenant.user_id);
-    let map = json!({
+    if driver == Driver::V1 {
+        return Context::Members(object_of(json!({
         "_context_user": user,
         "_context_user_id": user,
         "_context_project_id": project,
@@ -91,8 +94,9 @@ pub fn modern(request: &Fields<'_>) -> Members {
         "_context_roles": ["member", "reader"],
         "_context_user_identity": format!("{user} {project} - - -"),
         "_context_is_admin_project": true,
-    });
-    let text = format!(
+        })));
+    }
+    Context::Text(format!(
         concat!(
             r#""_context_user":"{user}","_context_user_id":"{user}","#,
             r#""_context_project_id":"{project}","_context_system_scope":null,"#,
@@ -108,20 +112,14 @@ pub fn modern(request: &Fields<'_>) -> Members {
         user = user,
         project = project,
         id = id,
-    );
-    Members::from_parts(object(map), text)
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
     use crate::gen::payload::members_text;
 
     #[test]
@@ -137,10 +135,13 @@ mod tests {
             remote_address: "198.51.100.11",
             timestamp: "2015-01-21 23:59:59.805827",
         };
-        for context in [legacy(&request), modern(&request)] {
-            let mut text = String::new();
-            context.write_json(&mut text);
-            assert_eq!(text, members_text(&Value::Object(context.map().clone())));
+        for build in [legacy, modern] {
+            let (Context::Members(map), Context::Text(text)) =
+                (build(&request, Driver::V1), build(&request, Driver::V2))
+            else {
+                panic!("each driver gets its own form");
+            };
+            assert_eq!(text, members_text(&Value::Object(map)));
         }
     }
 }

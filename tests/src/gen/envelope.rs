@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{Map, Value};
 
-use super::payload::{Members, Payload};
+use super::payload::{members_text, Payload};
 use super::rng::Rng;
 use super::{Message, Timed};
 
@@ -45,6 +45,51 @@ pub enum Driver {
     V1,
 }
 
+/// A request context (`_context_*` members) in the form a driver writes
+/// it; built in the form the sender's driver needs, so only that one is paid for.
+pub enum Context {
+    /// For v1 bodies: the members to add to the object.
+    Members(Map<String, Value>),
+    /// For v2 bodies: the members' JSON text (`"a":1,"b":2`).
+    Text(String),
+}
+
+impl Context {
+    /// The members as a map.
+    fn to_map(&self) -> Map<String, Value> {
+        match self {
+            Context::Members(map) => map.clone(),
+            Context::Text(text) => match serde_json::from_str(&format!("{{{text}}}")) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            },
+        }
+    }
+
+    /// Appends the members' text, after a comma when there are any.
+    fn write_json(&self, out: &mut String) {
+        let text = match self {
+            Context::Members(map) if map.is_empty() => return,
+            Context::Members(map) => members_text(&Value::Object(map.clone())),
+            Context::Text(text) if text.is_empty() => return,
+            Context::Text(text) => {
+                out.push(',');
+                out.push_str(text);
+                return;
+            }
+        };
+        out.push(',');
+        out.push_str(&text);
+    }
+
+    fn text_len(&self) -> usize {
+        match self {
+            Context::Members(_) => 1024,
+            Context::Text(text) => text.len(),
+        }
+    }
+}
+
 /// One notification before it is wrapped.
 pub struct Notification<'a> {
     /// `event_type`.
@@ -75,11 +120,11 @@ impl Notification<'_> {
 
     /// The same object as JSON text, written in a few pieces so the shared
     /// parts of the payload and `context` are copied, not re-serialized.
-    fn into_json(self, message_id: &str, unique_id: &str, context: Option<&Members>) -> String {
+    fn into_json(self, message_id: &str, unique_id: &str, context: Option<&Context>) -> String {
         // Every string written here unescaped is this generator's own ASCII
         // (uuids, hex, host and event names, priorities, timestamps); the
         // tests parse every generated body.
-        let context_len = context.map_or(0, Members::text_len);
+        let context_len = context.map_or(0, Context::text_len);
         let mut text = String::with_capacity(self.payload.text_len_hint() + context_len + 320);
         text.push_str(&format!(
             "{{\"message_id\":\"{message_id}\",\"publisher_id\":\"{}\",\"event_type\":\"{}\",\"priority\":\"{}\",\"payload\":",
@@ -94,11 +139,12 @@ impl Notification<'_> {
         text.push_str("\",\"_unique_id\":\"");
         text.push_str(unique_id);
         text.push('"');
-        if let Some(context) = context.filter(|context| !context.map().is_empty()) {
-            text.push(',');
+        if let Some(context) = context {
             context.write_json(&mut text);
         }
         text.push('}');
+        // The capacity was a guess; most messages stay in memory until published.
+        text.shrink_to_fit();
         text
     }
 }
@@ -110,7 +156,7 @@ pub fn oslo_message(
     exchange: &str,
     driver: Driver,
     notification: Notification<'_>,
-    context: Option<&Members>,
+    context: Option<&Context>,
 ) -> Timed {
     let (when, priority) = (notification.when, notification.priority);
     let message_id = rng.uuid().to_string();
@@ -127,7 +173,7 @@ pub fn oslo_message(
             let mut object = notification.into_object(message_id);
             object.insert("_unique_id".into(), Value::String(unique_id));
             if let Some(context) = context {
-                object.extend(context.map().clone());
+                object.extend(context.to_map());
             }
             Value::Object(object)
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::envelope::{iso_seconds, nova_time, Driver};
-use super::payload::{Members, SharedPayload};
+use super::payload::{object_of, Field, Members, SharedPayload};
 use super::rng::Rng;
 
 /// A flavor (instance type), from the sizes in the captured sequences.
@@ -160,8 +160,10 @@ pub struct Instance {
     /// Current `vm_state`.
     pub state: &'static str,
     /// The payload members every event of the instance shares (versioned:
-    /// of `nova_object.data`); they change only on resize, launch and delete.
-    base: Rc<Members>,
+    /// of `nova_object.data`) that never change.
+    fixed: Rc<Members>,
+    /// The shared members that change on resize, launch and delete.
+    changing: Rc<Members>,
 }
 
 impl Instance {
@@ -170,7 +172,7 @@ impl Instance {
         // Mostly the v2 driver; some deployments still run the v1 one.
         let style = match rng.below(100) {
             0..=9 => Style::Versioned,
-            10..=24 => Style::Legacy(Driver::V1),
+            10..=19 => Style::Legacy(Driver::V1),
             _ => Style::Legacy(Driver::V2),
         };
         let mut instance = Instance {
@@ -182,12 +184,15 @@ impl Instance {
             scheduler_host: format!("scheduler-{:02}", rng.between(1, 2)),
             flavor: rng.weighted(&FLAVORS),
             state: "building",
-            base: Rc::default(),
+            fixed: Rc::default(),
+            changing: Rc::default(),
         };
-        instance.base = Rc::new(match style {
+        let (fixed, changing) = match style {
             Style::Legacy(_) => instance.legacy_base(rng, created_at),
             Style::Versioned => instance.versioned_base(rng, created_at),
-        });
+        };
+        instance.fixed = Rc::new(fixed);
+        instance.changing = Rc::new(changing);
         instance
     }
 
@@ -265,17 +270,18 @@ impl Instance {
 
     /// The shared members, to change them (no payload holds them then).
     fn members(&mut self) -> &mut Members {
-        Rc::make_mut(&mut self.base)
+        Rc::make_mut(&mut self.changing)
     }
 
     /// An unversioned payload: `state`, and the task in `state_description`;
     /// callers add their event's members to `own`.
-    pub fn legacy_payload(&self, state: &str, task: Option<&str>) -> SharedPayload {
-        let mut own = Map::new();
-        own.insert("state".into(), json!(state));
-        own.insert("state_description".into(), json!(task.unwrap_or("")));
+    pub fn legacy_payload(&self, state: &'static str, task: Option<&'static str>) -> SharedPayload {
+        let own = vec![
+            ("state", Field::plain(state)),
+            ("state_description", Field::plain(task.unwrap_or(""))),
+        ];
         SharedPayload {
-            shared: Rc::clone(&self.base),
+            shared: [Rc::clone(&self.fixed), Rc::clone(&self.changing)],
             own,
             class: None,
         }
@@ -286,24 +292,26 @@ impl Instance {
     pub fn versioned_payload(
         &self,
         class: PayloadClass,
-        state: &str,
-        task: Option<&str>,
+        state: &'static str,
+        task: Option<&'static str>,
         request_id: &str,
     ) -> SharedPayload {
-        let mut own = Map::new();
-        own.insert("fault".into(), Value::Null);
-        own.insert("power_state".into(), json!(power_state(state)));
-        own.insert("request_id".into(), json!(request_id));
-        own.insert("state".into(), json!(state));
-        own.insert("task_state".into(), json!(task));
+        let own = vec![
+            ("fault", Field::Json(Value::Null)),
+            ("power_state", Field::plain(power_state(state))),
+            ("request_id", Field::plain(request_id.to_owned())),
+            ("state", Field::plain(state)),
+            ("task_state", Field::Maybe(task)),
+        ];
         SharedPayload {
-            shared: Rc::clone(&self.base),
+            shared: [Rc::clone(&self.fixed), Rc::clone(&self.changing)],
             own,
             class: Some(class),
         }
     }
 
-    fn legacy_base(&self, rng: &mut Rng, created_at: DateTime<Utc>) -> Members {
+    /// The unversioned payload's fixed and changing shared members.
+    fn legacy_base(&self, rng: &mut Rng, created_at: DateTime<Utc>) -> (Members, Members) {
         let number = rng.between(100_000, 999_999);
         let image_id = rng.uuid().to_string();
         let os = *rng.weighted(&OPERATING_SYSTEMS);
@@ -320,7 +328,6 @@ impl Instance {
         base.insert("architecture".into(), json!("x64"));
         base.insert("availability_zone".into(), Value::Null);
         base.insert("created_at".into(), json!(nova_time(created_at)));
-        base.insert("deleted_at".into(), json!(""));
         base.insert("display_name".into(), json!(format!("Instance_{number}")));
         base.insert("host".into(), json!(self.compute_host));
         base.insert("hostname".into(), json!(format!("server-{number}")));
@@ -334,20 +341,23 @@ impl Instance {
         );
         base.insert("instance_id".into(), json!(self.uuid));
         base.insert("kernel_id".into(), json!(""));
-        base.insert("launched_at".into(), json!(""));
         base.insert("metadata".into(), json!({}));
         base.insert("node".into(), json!(format!("node-{number}")));
         base.insert("os_type".into(), json!(os.0));
         base.insert("ramdisk_id".into(), json!(""));
         base.insert("reservation_id".into(), json!(format!("r-{number}")));
         base.insert("tenant_id".into(), json!(self.tenant.id));
-        base.insert("terminated_at".into(), json!(""));
         base.insert("user_id".into(), json!(self.tenant.user_id));
-        insert_legacy_flavor(&mut base, self.flavor);
-        Members::new(base)
+        let mut changing = Map::new();
+        changing.insert("launched_at".into(), json!(""));
+        changing.insert("terminated_at".into(), json!(""));
+        changing.insert("deleted_at".into(), json!(""));
+        insert_legacy_flavor(&mut changing, self.flavor);
+        (Members::new(base), Members::new(changing))
     }
 
-    fn versioned_base(&self, rng: &mut Rng, created_at: DateTime<Utc>) -> Members {
+    /// The versioned `nova_object.data`'s fixed and changing shared members.
+    fn versioned_base(&self, rng: &mut Rng, created_at: DateTime<Utc>) -> (Members, Members) {
         let number = rng.between(1, 0xffff);
         let (os_type, _, _, _) = *rng.weighted(&OPERATING_SYSTEMS);
         let created = iso_seconds(created_at);
@@ -359,17 +369,14 @@ impl Instance {
             "availability_zone": "nova",
             "block_devices": [],
             "created_at": created,
-            "deleted_at": null,
             "display_description": format!("server-{number}"),
             "display_name": format!("server-{number}"),
-            "flavor": flavor_payload(self.flavor),
             "host": self.compute_host,
             "host_name": format!("server-{number}"),
             "image_uuid": rng.uuid().to_string(),
             "ip_addresses": [],
             "kernel_id": "",
             "key_name": "my-key",
-            "launched_at": null,
             "locked": false,
             "locked_reason": null,
             "metadata": {},
@@ -381,15 +388,20 @@ impl Instance {
             "shares": [],
             "tags": [],
             "tenant_id": self.tenant.id,
-            "terminated_at": null,
             "updated_at": created,
             "user_id": self.tenant.user_id,
             "uuid": self.uuid,
         });
-        match data {
-            Value::Object(map) => Members::new(map),
-            _ => Members::default(),
-        }
+        let changing = json!({
+            "deleted_at": null,
+            "flavor": flavor_payload(self.flavor),
+            "launched_at": null,
+            "terminated_at": null,
+        });
+        (
+            Members::new(object_of(data)),
+            Members::new(object_of(changing)),
+        )
     }
 }
 

@@ -49,6 +49,7 @@ impl Default for Scenario {
     fn default() -> Self {
         Scenario {
             seed: 1,
+            // 2026-01-01T00:00:00Z.
             start: DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
             instances: 20,
             images: 5,
@@ -103,6 +104,25 @@ impl Message {
         }
     }
 
+    /// The message's JSON line (`{"exchange":…,"routing_key":…,"body":…}`),
+    /// exactly what `serde_json::to_string` makes of it, through serde_json's
+    /// compiled Display instead of a serializer instantiated here: several
+    /// times faster in debug builds.
+    pub fn to_json_line(&self) -> String {
+        format!(
+            "{{\"exchange\":{},\"routing_key\":{},\"body\":{}}}",
+            Value::from(self.exchange.as_str()),
+            Value::from(self.routing_key.as_str()),
+            self.body
+        )
+    }
+
+    /// The exact bytes a publisher sends: the body's compact JSON.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        // serde_json's Display, for the reason given at `to_json_line`.
+        self.body.to_string().into_bytes()
+    }
+
     /// The event time: the notification's `timestamp` (nova's
     /// `2026-01-01 00:00:01.254607` form, naive UTC), if it has one.
     pub fn when(&self) -> Option<DateTime<Utc>> {
@@ -127,9 +147,25 @@ pub fn generate(scenario: &Scenario) -> Vec<Message> {
     crash::reports(scenario, &mut stream);
     product::versions(scenario, &mut stream);
     deploy::releases(scenario, &mut stream);
-    // Stable: a request's events that share a timestamp stay in order.
-    stream.sort_by_key(|timed| timed.when);
-    stream.into_iter().map(|timed| timed.message).collect()
+    in_time_order(stream)
+}
+
+/// The messages by event time; ties keep generation order (a request's
+/// events that share a timestamp stay in order).
+fn in_time_order(stream: Vec<Timed>) -> Vec<Message> {
+    // Sorting small keys and moving each message once is several times
+    // faster than sorting the messages themselves in a debug build.
+    let mut order: Vec<(i64, usize)> = stream
+        .iter()
+        .enumerate()
+        .map(|(index, timed)| (timed.when.timestamp_micros(), index))
+        .collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Message>> = stream.into_iter().map(|t| Some(t.message)).collect();
+    order
+        .iter()
+        .filter_map(|(_, index)| slots[*index].take())
+        .collect()
 }
 
 /// Roughly how many messages a scenario makes, to allocate once.

@@ -12,10 +12,10 @@ use serde_json::{json, Map, Value};
 
 use super::context;
 use super::envelope::{
-    day_start, iso_seconds, nova_time, oslo_message, Driver, Notification, Priority,
+    day_start, iso_seconds, nova_time, oslo_message, Context, Driver, Notification, Priority,
 };
 use super::instance::{nova_object, Flavor, Instance, PayloadClass, Style, Tenant, FLAVORS};
-use super::payload::{Members, Payload, SharedPayload};
+use super::payload::{object_of, set, Field, Members, Own, Payload, SharedPayload};
 use super::rng::Rng;
 use super::{Scenario, Timed};
 
@@ -218,8 +218,8 @@ struct Life<'a> {
 /// One API request: its id and the request context its messages carry.
 struct Request {
     id: String,
-    /// The `_context_*` members, serialized once for all the request's messages.
-    context: Members,
+    /// The `_context_*` members, built once for all the request's messages.
+    context: Context,
 }
 
 impl Life<'_> {
@@ -260,7 +260,7 @@ impl Life<'_> {
         self.wait(0.1, 0.5);
         self.update(&request, Some("building"), Some("scheduling"), None);
         self.wait(0.1, 0.5);
-        self.step(&request, "create.start", None, None);
+        self.step(&request, "create.start", None, Own::new());
         self.spawn(&request);
         match outcome {
             Outcome::Failed { .. } => {
@@ -279,8 +279,8 @@ impl Life<'_> {
         self.wait(0.01, 0.1);
         self.instance.set_launched_at(self.when);
         self.launched = Some(self.when);
-        let success = json!({"message": "Success"});
-        self.step(&request, "create.end", None, Some(success));
+        let success = vec![("message", Field::plain("Success"))];
+        self.step(&request, "create.end", None, success);
         true
     }
 
@@ -300,14 +300,14 @@ impl Life<'_> {
             "scheduler.run_instance.end",
         ] {
             self.wait(0.1, 0.4);
-            let mut own = Map::new();
+            let mut own = Own::new();
             if event_type.ends_with("scheduled") {
                 let host = json!({"host": self.instance.compute_host, "weight": 120.0});
-                own.insert("instance_id".into(), json!(self.instance.uuid));
-                own.insert("weighted_host".into(), host);
+                own.push(("instance_id", Field::plain(self.instance.uuid.clone())));
+                own.push(("weighted_host", Field::Json(host)));
             }
             let payload = SharedPayload {
-                shared: Rc::clone(&spec),
+                shared: [Rc::clone(&spec), Rc::default()],
                 own,
                 class: None,
             };
@@ -348,7 +348,7 @@ impl Life<'_> {
         for (index, step) in operation.steps.iter().enumerate() {
             self.wait(0.02, 0.6);
             let task = step.tasks.first().copied();
-            self.step(&request, &format!("{}.start", step.name), task, None);
+            self.step(&request, &format!("{}.start", step.name), task, Own::new());
             self.progress(&request, step);
             match outcome {
                 Outcome::Unfinished { step: at } if at == index => return,
@@ -392,25 +392,28 @@ impl Life<'_> {
 
     /// What finishing a step changes on the instance, and the fields its
     /// `.end` adds for that.
-    fn step_effects(&mut self, step: &str) -> Option<Value> {
+    fn step_effects(&mut self, step: &str) -> Own {
         match step {
             "resize.prep" => {
                 let flavor = self.other_flavor();
                 self.next_flavor = Some(flavor);
-                Some(json!({"new_instance_type": flavor.name, "new_instance_type_id": flavor.id}))
+                vec![
+                    ("new_instance_type", Field::plain(flavor.name)),
+                    ("new_instance_type_id", Field::Number(flavor.id)),
+                ]
             }
             "resize" => {
                 if let Some(flavor) = self.next_flavor.take() {
                     self.instance.set_flavor(flavor);
                 }
-                None
+                Own::new()
             }
             "rebuild" => {
                 self.instance.set_launched_at(self.when);
                 self.launched = Some(self.when);
-                None
+                Own::new()
             }
-            _ => None,
+            _ => Own::new(),
         }
     }
 
@@ -441,9 +444,9 @@ impl Life<'_> {
             self.exists_so_far(&request);
         }
         self.wait(0.1, 3.0);
-        self.step(&request, "delete.start", Some("deleting"), None);
+        self.step(&request, "delete.start", Some("deleting"), Own::new());
         self.wait(0.01, 0.1);
-        self.step(&request, "shutdown.start", Some("deleting"), None);
+        self.step(&request, "shutdown.start", Some("deleting"), Own::new());
         match outcome {
             Outcome::Unfinished { .. } => return,
             Outcome::Failed { .. } => {
@@ -454,13 +457,13 @@ impl Life<'_> {
             Outcome::Finished => {}
         }
         self.wait(1.0, 30.0);
-        self.step(&request, "shutdown.end", Some("deleting"), None);
+        self.step(&request, "shutdown.end", Some("deleting"), Own::new());
         self.wait(0.1, 0.3);
         self.instance.state = "deleted";
         self.instance.set_deleted_at(self.when);
         self.update(&request, state, Some("deleting"), None);
         self.wait(0.05, 0.3);
-        self.step(&request, "delete.end", None, None);
+        self.step(&request, "delete.end", None, Own::new());
         self.launched = None;
     }
 
@@ -502,8 +505,8 @@ impl Life<'_> {
             timestamp: &timestamp,
         };
         let context = match self.instance.style {
-            Style::Versioned => context::modern(&fields),
-            Style::Legacy(_) => context::legacy(&fields),
+            Style::Versioned => context::modern(&fields, Driver::V2),
+            Style::Legacy(driver) => context::legacy(&fields, driver),
         };
         Request { id, context }
     }
@@ -540,7 +543,12 @@ impl Life<'_> {
 
     /// The API's `compute.instance.update` that opens a request (and
     /// StackTach's KPI clock).
-    fn api_update(&mut self, request: &Request, old_state: Option<&str>, new_task: Option<&str>) {
+    fn api_update(
+        &mut self,
+        request: &Request,
+        old_state: Option<&'static str>,
+        new_task: Option<&'static str>,
+    ) {
         let publisher = self.instance.api_publisher();
         let payload = update_payload(
             &self.instance,
@@ -556,9 +564,9 @@ impl Life<'_> {
     fn update(
         &mut self,
         request: &Request,
-        old_state: Option<&str>,
-        old_task: Option<&str>,
-        new_task: Option<&str>,
+        old_state: Option<&'static str>,
+        old_task: Option<&'static str>,
+        new_task: Option<&'static str>,
     ) {
         let publisher = self.instance.compute_publisher();
         let change = [old_state, old_task, new_task];
@@ -568,7 +576,7 @@ impl Life<'_> {
     }
 
     /// A compute step's event (`create.start`, `resize.prep.end`, …).
-    fn step(&mut self, request: &Request, step: &str, task: Option<&str>, extra: Option<Value>) {
+    fn step(&mut self, request: &Request, step: &str, task: Option<&'static str>, extra: Own) {
         let state = self.instance.state;
         let mut payload = match self.instance.versioned() {
             true => self
@@ -576,7 +584,7 @@ impl Life<'_> {
                 .versioned_payload(payload_class(step), state, task, &request.id),
             false => self.instance.legacy_payload(state, task),
         };
-        payload.own.extend(extra.map(object).unwrap_or_default());
+        payload.own.extend(extra);
         let publisher = self.instance.compute_publisher();
         let event_type = self.instance.event_type(step);
         self.emit(request, &event_type, &publisher, Priority::Info, payload);
@@ -603,16 +611,15 @@ impl Life<'_> {
                 "traceback": "Traceback (most recent call last):\n  File \"nova/compute/manager.py\", line ...",
             });
             let fault = versioned("ExceptionPayload", "1.1", fault);
-            payload.own.insert("fault".into(), fault);
+            set(&mut payload.own, "fault", Field::Json(fault));
         } else {
             payload = self.instance.legacy_payload(state, None);
             let uuid = &self.instance.uuid;
             let kwargs = json!({"code": code, "instance_uuid": uuid, "reason": reason});
-            payload.own.insert("code".into(), json!(code));
-            payload
-                .own
-                .insert("exception".into(), json!({ "kwargs": kwargs }));
-            payload.own.insert("message".into(), json!(reason));
+            payload.own.push(("code", Field::Number(code)));
+            let exception = json!({ "kwargs": kwargs });
+            payload.own.push(("exception", Field::Json(exception)));
+            payload.own.push(("message", Field::plain(reason)));
         }
         let publisher = self.instance.compute_publisher();
         let event_type = self.instance.event_type(&format!("{step}.error"));
@@ -632,18 +639,18 @@ impl Life<'_> {
                 .instance
                 .versioned_payload(class, state, None, &request.id);
             let period = audit_period(beginning, ending);
-            payload.own.insert("audit_period".into(), period);
-            payload.own.insert("bandwidth".into(), json!([]));
+            payload.own.push(("audit_period", Field::Json(period)));
+            payload.own.push(("bandwidth", Field::Json(json!([]))));
         } else {
             payload = self.instance.legacy_payload(state, None);
             let own = &mut payload.own;
-            own.insert("audit_period_beginning".into(), json!(nova_time(beginning)));
-            own.insert("audit_period_ending".into(), json!(nova_time(ending)));
+            own.push(("audit_period_beginning", Field::plain(nova_time(beginning))));
+            own.push(("audit_period_ending", Field::plain(nova_time(ending))));
             let bandwidth = json!({
                 "private": {"bw_in": bandwidth_in / 3, "bw_out": bandwidth_out / 3},
                 "public": {"bw_in": bandwidth_in, "bw_out": bandwidth_out},
             });
-            own.insert("bandwidth".into(), bandwidth);
+            own.push(("bandwidth", Field::Json(bandwidth)));
         }
         let publisher = self.instance.compute_publisher();
         let event_type = self.instance.event_type("exists");
@@ -691,7 +698,7 @@ fn update_payload(
     instance: &Instance,
     when: DateTime<Utc>,
     request: &Request,
-    [old_state, old_task, new_task]: [Option<&str>; 3],
+    [old_state, old_task, new_task]: [Option<&'static str>; 3],
 ) -> SharedPayload {
     let state = instance.state;
     let beginning = day_start(when);
@@ -705,20 +712,21 @@ fn update_payload(
             "state": state,
         });
         let state_update = versioned("InstanceStateUpdatePayload", "1.0", state_update);
-        payload.own.insert("state_update".into(), state_update);
         payload
             .own
-            .insert("audit_period".into(), audit_period(beginning, when));
+            .push(("state_update", Field::Json(state_update)));
+        let period = audit_period(beginning, when);
+        payload.own.push(("audit_period", Field::Json(period)));
         return payload;
     }
     let mut payload = instance.legacy_payload(state, new_task);
     let own = &mut payload.own;
-    own.insert("old_state".into(), json!(old_state));
-    own.insert("old_task_state".into(), json!(old_task));
-    own.insert("new_task_state".into(), json!(new_task));
-    own.insert("audit_period_beginning".into(), json!(nova_time(beginning)));
-    own.insert("audit_period_ending".into(), json!(nova_time(when)));
-    own.insert("bandwidth".into(), json!({}));
+    own.push(("old_state", Field::Maybe(old_state)));
+    own.push(("old_task_state", Field::Maybe(old_task)));
+    own.push(("new_task_state", Field::Maybe(new_task)));
+    own.push(("audit_period_beginning", Field::plain(nova_time(beginning))));
+    own.push(("audit_period_ending", Field::plain(nova_time(when))));
+    own.push(("bandwidth", Field::Json(Value::Object(Map::new()))));
     payload
 }
 
@@ -769,7 +777,7 @@ fn payload_class(step: &str) -> PayloadClass {
 
 /// A nested versioned object of `name` and `version`.
 fn versioned(name: &'static str, version: &'static str, data: Value) -> Value {
-    Value::Object(nova_object((name, version), object(data)))
+    Value::Object(nova_object((name, version), object_of(data)))
 }
 
 /// A versioned `AuditPeriodPayload`.
@@ -779,14 +787,6 @@ fn audit_period(beginning: DateTime<Utc>, ending: DateTime<Utc>) -> Value {
         "audit_period_ending": iso_seconds(ending),
     });
     versioned("AuditPeriodPayload", "1.0", data)
-}
-
-/// The object inside a `json!({...})` value.
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }
 
 /// The first midnight after `when`.

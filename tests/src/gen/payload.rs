@@ -4,6 +4,8 @@
 //! than re-serializing a 2 KB object per message, is what keeps generating
 //! hundreds of thousands of messages quick in a debug build.
 
+use std::borrow::Cow;
+use std::fmt::Write;
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -25,12 +27,6 @@ impl Members {
         };
         members.serialize();
         members
-    }
-
-    /// Members whose text the caller formatted itself: `json` must be what
-    /// [`members_text`] writes for `map` (a test per caller checks it).
-    pub fn from_parts(map: Map<String, Value>, json: String) -> Members {
-        Members { map, json }
     }
 
     /// The length of the members' text.
@@ -64,6 +60,61 @@ impl Members {
     }
 }
 
+/// One of an event's own payload members' values. The common ones are
+/// written with `write!` (std's optimized formatting) rather than through
+/// serde_json, which in a debug build costs ten times more per message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A string that needs no JSON escaping: the generator's own ASCII
+    /// (states, ids, timestamps, constant messages), never a `"`, `\` or
+    /// control character. Anything else goes in [`Field::Json`].
+    Plain(Cow<'static, str>),
+    /// `null`, or a plain string.
+    Maybe(Option<&'static str>),
+    /// A number.
+    Number(u64),
+    /// Any JSON value.
+    Json(Value),
+}
+
+impl Field {
+    /// A plain string field (see [`Field::Plain`]).
+    pub fn plain(text: impl Into<Cow<'static, str>>) -> Field {
+        Field::Plain(text.into())
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Field::Plain(text) => Value::String(text.into_owned()),
+            Field::Maybe(text) => text.map_or(Value::Null, Value::from),
+            Field::Number(number) => Value::from(number),
+            Field::Json(value) => value,
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Field::Plain(text) => write!(out, "\"{text}\""),
+            Field::Maybe(None) => write!(out, "null"),
+            Field::Maybe(Some(text)) => write!(out, "\"{text}\""),
+            Field::Number(number) => write!(out, "{number}"),
+            Field::Json(value) => write!(out, "{value}"),
+        };
+    }
+}
+
+/// An event's own payload members, in order; keys are unique.
+pub type Own = Vec<(&'static str, Field)>;
+
+/// Sets `key` in `own`, replacing its value when it is there already.
+pub fn set(own: &mut Own, key: &'static str, field: Field) {
+    match own.iter_mut().find(|(existing, _)| *existing == key) {
+        Some((_, value)) => *value = field,
+        None => own.push((key, field)),
+    }
+}
+
 /// A payload made of members many events share and the event's own
 /// members (no key in two of them), optionally wrapped as a versioned
 /// `nova_object` of a class.
@@ -72,7 +123,7 @@ pub struct SharedPayload {
     /// those that sometimes do (kept apart so a change re-serializes little).
     pub shared: [Rc<Members>; 2],
     /// This event's members, after the shared ones.
-    pub own: Map<String, Value>,
+    pub own: Own,
     /// `nova_object.name` and `nova_object.version` when versioned.
     pub class: Option<(&'static str, &'static str)>,
 }
@@ -95,7 +146,8 @@ impl Payload {
         let [fixed, changing] = shared.shared;
         let mut data = fixed.map().clone();
         data.extend(changing.map().clone());
-        data.extend(shared.own);
+        let own = shared.own.into_iter();
+        data.extend(own.map(|(key, field)| (key.to_owned(), field.into_value())));
         let Some((name, version)) = shared.class else {
             return Value::Object(data);
         };
@@ -111,7 +163,9 @@ impl Payload {
     pub fn text_len_hint(&self) -> usize {
         match self {
             Payload::Whole(_) => 1024,
-            Payload::Shared(shared) => shared.shared.iter().map(|m| m.text_len()).sum::<usize>() + 512,
+            Payload::Shared(shared) => {
+                shared.shared.iter().map(|m| m.text_len()).sum::<usize>() + 512
+            }
         }
     }
 
@@ -126,18 +180,24 @@ impl Payload {
         }
         out.push('{');
         let mut empty = true;
-        for members in shared.shared.iter().filter(|members| members.text_len() > 0) {
+        for members in shared
+            .shared
+            .iter()
+            .filter(|members| members.text_len() > 0)
+        {
             if !empty {
                 out.push(',');
             }
             members.write_json(out);
             empty = false;
         }
-        if !shared.own.is_empty() {
+        for (key, field) in &shared.own {
             if !empty {
                 out.push(',');
             }
-            out.push_str(&members_text(&Value::Object(shared.own)));
+            let _ = write!(out, "\"{key}\":");
+            field.write_json(out);
+            empty = false;
         }
         out.push('}');
         if let Some((name, version)) = shared.class {
@@ -149,6 +209,14 @@ impl Payload {
             out.push_str(version);
             out.push_str("\"}");
         }
+    }
+}
+
+/// The map of a `json!({...})` value (empty for any other value).
+pub fn object_of(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
     }
 }
 
@@ -181,10 +249,13 @@ mod tests {
             _ => unreachable!(),
         }));
         for class in [None, Some(("InstanceActionPayload", "1.9"))] {
-            let own = match json!({"state": "active", "task": null}) {
-                Value::Object(map) => map,
-                _ => unreachable!(),
-            };
+            let own = vec![
+                ("state", Field::plain("active")),
+                ("task", Field::Maybe(None)),
+                ("bandwidth", Field::Json(json!({"public": {"bw_in": 1}}))),
+                ("code", Field::Number(500)),
+                ("reason", Field::Json(json!("a \"quoted\"\nline"))),
+            ];
             let payload = || {
                 Payload::Shared(SharedPayload {
                     shared: [Rc::clone(&shared), Rc::default()],

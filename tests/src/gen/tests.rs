@@ -292,6 +292,16 @@ fn a_message_line_is_exchange_routing_key_and_body() {
     assert_eq!(keys, ["exchange", "routing_key", "body"]);
     let back: Message = serde_json::from_value(line).unwrap();
     assert_eq!(back, message);
+    for message in generate(&Scenario::default()).iter().step_by(17) {
+        assert_eq!(
+            message.to_json_line(),
+            serde_json::to_string(message).unwrap()
+        );
+        assert_eq!(
+            message.body_bytes(),
+            serde_json::to_vec(&message.body).unwrap()
+        );
+    }
 }
 
 #[test]
