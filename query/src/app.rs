@@ -71,7 +71,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The OpenAPI document of every route.
 async fn openapi() -> Response {
-    ([("content-type", "application/json")], include_str!("openapi.json")).into_response()
+    (
+        [("content-type", "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 async fn render_metrics() -> Response {
@@ -101,10 +105,18 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 mod tests {
     #[test]
     fn the_openapi_document_parses_and_covers_every_family() {
-        let document: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).unwrap();
         assert_eq!(document["openapi"], "3.0.3");
         let paths = document["paths"].as_object().unwrap();
-        for path in ["/stacky/summary/", "/stacky/report/{report_id}/", "/crashes/signatures/", "/releases", "/environments", "/openapi.json"] {
+        for path in [
+            "/stacky/summary/",
+            "/stacky/report/{report_id}/",
+            "/crashes/signatures/",
+            "/releases",
+            "/environments",
+            "/openapi.json",
+        ] {
             assert!(paths.contains_key(path), "{path}");
         }
     }

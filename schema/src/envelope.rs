@@ -325,10 +325,14 @@ fn derive_deploy(event: &mut Event) {
     let Some(payload) = payload_object(event) else {
         return;
     };
+    // A release.create without an id gets one derived from its message id
+    // (SPEC §3.3: "generated if absent"), stable across replays.
     let release = non_empty_text(payload.get("release_id")).or_else(|| {
-        (event.event_type == "release.create")
-            .then(|| non_empty_text(payload.get("id")))
-            .flatten()
+        (event.event_type == "release.create").then(|| {
+            non_empty_text(payload.get("id")).unwrap_or_else(|| {
+                uuid::Uuid::new_v5(&DERIVED_ID_NAMESPACE, event.message_id.as_bytes()).to_string()
+            })
+        })
     });
     if release.is_some() {
         event.instance = release;

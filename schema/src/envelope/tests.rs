@@ -466,6 +466,17 @@ fn derived_ids_are_stable_and_routing_keys_mark_errors() {
 }
 
 #[test]
+fn a_release_without_an_id_gets_one_from_its_message_id() {
+    let body =
+        br#"{"event_type": "release.create", "message_id": "m-1", "payload": {"tag": "v1"}}"#;
+    let first = raw(body, "release.create").unwrap();
+    let again = raw(body, "release.create").unwrap();
+    let release = first.instance.clone().unwrap();
+    assert!(uuid::Uuid::parse_str(&release).is_ok(), "{release}");
+    assert_eq!(again.instance, first.instance);
+}
+
+#[test]
 fn overlong_values_are_cut_in_columns_but_kept_in_the_body() {
     let host = "h".repeat(5000);
     let body = json!({"event_type": "a.b", "publisher_id": format!("svc.{host}")}).to_string();

@@ -32,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "tach-bench", about)]
 struct Cli {
-    /// Nova instance lifecycles to generate (about 8 messages each).
-    #[arg(long, default_value_t = 12_000)]
+    /// Nova instance lifecycles to generate (about 32 messages each).
+    #[arg(long, default_value_t = 3_000)]
     instances: usize,
     /// PostgreSQL server; a scratch database is created and dropped.
     #[arg(
