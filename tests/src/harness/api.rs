@@ -51,26 +51,11 @@ impl TestApi {
         let request = request
             .body(Body::from(body.map(<[u8]>::to_vec).unwrap_or_default()))
             .expect("a valid request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-            .await
-            .expect("reading the body");
+        let (status, bytes) = self.send(request).await;
         if bytes.is_empty() {
             return (status, Value::Null);
         }
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{path}: body is not JSON: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, body)
+        (status, json_of(path, &bytes))
     }
 
     /// POSTs a JSON value (or no body) to `path` without a token.
@@ -81,9 +66,26 @@ impl TestApi {
 
     /// GETs `path` (with its query string); returns the status and the JSON body.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let request = Request::get(path)
-            .body(Body::empty())
-            .expect("a valid request");
+        let (status, bytes) = self.send(get_request(path)).await;
+        (status, json_of(path, &bytes))
+    }
+
+    /// GETs `path` and returns its text body, asserting a 200.
+    pub async fn text(&self, path: &str) -> String {
+        let (status, bytes) = self.send(get_request(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
+    }
+
+    /// GETs `path` and asserts a 200.
+    pub async fn ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// Sends a request through the router; returns the status and the body's bytes.
+    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::body::Bytes) {
         let response = self
             .router
             .clone()
@@ -94,37 +96,21 @@ impl TestApi {
         let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
             .await
             .expect("reading the body");
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{path}: body is not JSON: {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        });
-        (status, body)
+        (status, bytes)
     }
+}
 
-    /// GETs `path` and returns its text body, asserting a 200.
-    pub async fn text(&self, path: &str) -> String {
-        let request = Request::get(path)
-            .body(Body::empty())
-            .expect("a valid request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-            .await
-            .expect("reading the body");
-        String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
-    }
+fn get_request(path: &str) -> Request<Body> {
+    Request::get(path)
+        .body(Body::empty())
+        .expect("a valid request")
+}
 
-    /// GETs `path` and asserts a 200.
-    pub async fn ok(&self, path: &str) -> Value {
-        let (status, body) = self.get(path).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
+fn json_of(path: &str, bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| {
+        panic!(
+            "{path}: body is not JSON: {}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
 }
