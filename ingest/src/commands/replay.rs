@@ -59,7 +59,7 @@ pub async fn replay(database_url: &str, args: &ReplayArgs) -> anyhow::Result<()>
 }
 
 /// Family rule of each exchange name, from the deployments' bindings.
-fn exchange_families(deployments: &[DeploymentConfig]) -> BTreeMap<String, ExchangeFamily> {
+pub fn exchange_families(deployments: &[DeploymentConfig]) -> BTreeMap<String, ExchangeFamily> {
     deployments
         .iter()
         .flat_map(DeploymentConfig::effective_bindings)

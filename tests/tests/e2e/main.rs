@@ -2,6 +2,7 @@
 //! Every test uses the real PostgreSQL and RabbitMQ, with a database and
 //! broker names of its own.
 
+mod commands;
 mod consistency;
 mod ingest;
 mod ingest_faults;
