@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 
+/// The Socorro middleware's default product, as the seed gives it.
+pub const DEFAULT_PRODUCT: &str = "Firefox";
+
 /// Answers the StackTach `stacky/*` API, the Socorro middleware API and the
 /// release API from tach's tables.
 #[derive(Debug, Clone, Parser)]
@@ -34,4 +37,8 @@ pub struct Config {
     /// <token>`); without it writes are open. Reads are always open.
     #[arg(long, env = "TACH_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+
+    /// Product the Socorro middleware searches when a request names none.
+    #[arg(long, env = "TACH_DEFAULT_PRODUCT", default_value = DEFAULT_PRODUCT)]
+    pub default_product: String,
 }

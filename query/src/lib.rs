@@ -39,28 +39,15 @@ pub fn is_socorro_path(path: &str) -> bool {
     ROOTS.iter().any(|root| path.starts_with(root))
 }
 
-/// Serves the API on `listener` until `shutdown` is cancelled, with release
-/// writes open to anyone.
+/// Serves the API over `state` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
-    pool: PgPool,
+    state: AppState,
     request_timeout: Duration,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    serve_with_token(listener, pool, request_timeout, shutdown, None).await
-}
-
-/// Serves the API on `listener` until `shutdown` is cancelled; with
-/// `api_token` set, release writes need it as a bearer token.
-pub async fn serve_with_token(
-    listener: TcpListener,
-    pool: PgPool,
-    request_timeout: Duration,
-    shutdown: CancellationToken,
-    api_token: Option<String>,
 ) -> anyhow::Result<()> {
     metrics::install();
-    let app = router(AppState { pool, api_token }, request_timeout);
+    let app = router(state, request_timeout);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

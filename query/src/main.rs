@@ -32,12 +32,16 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding TACH_QUERY_ADDR {}", config.addr))?;
     tracing::info!(address = %config.addr, "serving");
-    tach_query::serve_with_token(
-        listener,
+    let state = tach_query::AppState {
         pool,
+        api_token: config.api_token,
+        default_product: config.default_product,
+    };
+    tach_query::serve(
+        listener,
+        state,
         Duration::from_secs(config.request_timeout_secs),
         shutdown,
-        config.api_token,
     )
     .await
 }

@@ -9,8 +9,6 @@ use chrono::{DateTime, Datelike, TimeDelta, Utc};
 
 use super::SocorroError;
 
-/// The product searched when a request names none (the seed's default).
-pub const DEFAULT_PRODUCT: &str = "Firefox";
 /// Default and largest `result_number`.
 const DEFAULT_RESULTS: i64 = 100;
 const MAX_RESULTS: i64 = 1000;
@@ -309,10 +307,14 @@ pub struct Search {
 
 impl Search {
     /// Parses the shared filters.
-    pub fn parse(params: &Params, now: DateTime<Utc>) -> Result<Search, SocorroError> {
+    pub fn parse(
+        params: &Params,
+        now: DateTime<Utc>,
+        default_product: &str,
+    ) -> Result<Search, SocorroError> {
         let mut products = params.list("products")?;
         if products.is_empty() {
-            products.push(DEFAULT_PRODUCT.to_owned());
+            products.push(default_product.to_owned());
         }
         let (product_versions, bare_versions) = versions(params)?;
         let process = match params.choice(

@@ -62,7 +62,7 @@ fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Param
 async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/comments", None)?;
     let signature = params.required("signature")?;
-    let mut search = Search::parse(&params, Utc::now())?;
+    let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
     search.signature = Some(signature);
     let (rows, total) = queries::comments(&state.pool, &search, params.paging()?).await?;
     let hits = rows
@@ -278,7 +278,7 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
     let rest = rest.trim_start_matches('/');
     let (data_type, rest) = rest.split_once('/').unwrap_or((rest, ""));
     let params = Params::parse(rest, uri.query(), None)?;
-    let search = Search::parse(&params, Utc::now())?;
+    let search = Search::parse(&params, Utc::now(), &state.default_product)?;
     let paging = params.paging()?;
     match data_type {
         "" | "signatures" => {
@@ -319,7 +319,7 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
 async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/report/list", None)?;
     let signature = params.required("signature")?;
-    let mut search = Search::parse(&params, Utc::now())?;
+    let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
     search.signature = Some(signature);
     let (rows, total) = queries::reports(&state.pool, &search, params.paging()?).await?;
     Ok(Json(render::hits(

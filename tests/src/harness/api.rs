@@ -20,12 +20,19 @@ impl TestApi {
         TestApi::with_token(pool, None)
     }
 
+    /// The router over a given state (token, default product).
+    pub fn with_state(state: tach_query::AppState) -> TestApi {
+        TestApi {
+            router: tach_query::router(state, Duration::from_secs(30)),
+        }
+    }
+
     /// The router serving `pool`, with release writes requiring `api_token`
     /// as a bearer token when it is set (`TACH_API_TOKEN`).
     pub fn with_token(pool: sqlx::PgPool, api_token: Option<&str>) -> TestApi {
         let state = tach_query::AppState {
-            pool,
             api_token: api_token.map(str::to_owned),
+            ..tach_query::AppState::new(pool)
         };
         TestApi {
             router: tach_query::router(state, Duration::from_secs(30)),

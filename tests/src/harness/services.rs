@@ -76,7 +76,7 @@ impl TestQuery {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(tach_query::serve(
             listener,
-            pool,
+            tach_query::AppState::new(pool),
             Duration::from_secs(30),
             shutdown.clone(),
         ));

@@ -886,7 +886,7 @@ async fn orloclients_own_integration_tests_pass() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(tach_query::serve(
         listener,
-        db.pool.clone(),
+        tach_query::AppState::new(db.pool.clone()),
         Duration::from_secs(30),
         shutdown.clone(),
     ));

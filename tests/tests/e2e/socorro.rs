@@ -1193,3 +1193,20 @@ async fn concurrent_writers_of_overlapping_batches_agree_with_one_writer() {
     sequential.drop_database().await;
     concurrent.drop_database().await;
 }
+
+#[tokio::test]
+async fn the_default_product_is_configurable() {
+    let (db, default_api, _) = load_samples().await;
+    let path = "/search/crashes?from=2015-11-29&to=2015-12-01";
+    assert_eq!(
+        default_api.ok(path).await["total"],
+        json!(14),
+        "Firefox by default"
+    );
+    let thunderbird = TestApi::with_state(tach_query::AppState {
+        default_product: "Thunderbird".into(),
+        ..tach_query::AppState::new(db.pool.clone())
+    });
+    assert_eq!(thunderbird.ok(path).await["total"], json!(1));
+    db.drop_database().await;
+}
