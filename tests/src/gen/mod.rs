@@ -1,7 +1,7 @@
 //! A deterministic generator of realistic event streams (`tach-gen`): nova
 //! instance lifecycles, glance images, processed crash reports, product
 //! versions and builds, and release lifecycles, each shaped like the real
-//! payloads in `shared/samples/`. The same [`Scenario`] always gives
+//! payloads in `tests/samples/`. The same [`Scenario`] always gives
 //! byte-identical messages, so tests, the demo and the benchmarks reproduce.
 //!
 //! Each part of a scenario draws from its own random stream, and each
