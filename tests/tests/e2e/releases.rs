@@ -202,6 +202,8 @@ async fn a_lifecycle_over_http_reads_as_the_same_events_over_the_bus() {
     ingest.stop().await;
     publisher.close().await.unwrap();
     broker.delete_all().await;
+    over_http.drop_database().await;
+    over_bus.drop_database().await;
 }
 
 async fn wait_for_queue(broker: &TestBroker) {
@@ -395,6 +397,7 @@ async fn observatory_endpoints_answer_exact_bodies() {
             json!({"message": "environment dev not found"})
         )
     );
+    db.drop_database().await;
 }
 
 /// Four releases covering every release status.
@@ -469,7 +472,7 @@ async fn ids(api: &TestApi, path: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn filters_status_info_and_stats() {
-    let (_db, f) = fixture().await;
+    let (db, f) = fixture().await;
     let api = &f.api;
     let (a, b, c, d) = (f.a.clone(), f.b.clone(), f.c.clone(), f.d.clone());
     let newest_first = vec![d.clone(), c.clone(), b.clone(), a.clone()];
@@ -588,6 +591,7 @@ async fn filters_status_info_and_stats() {
         api.ok("/packages?name=db&status=IN_PROGRESS").await["packages"][0]["release_id"],
         json!(c)
     );
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -620,6 +624,7 @@ async fn writes_need_the_token_when_one_is_set() {
         .post_raw(&format!("/releases/{id}/stop"), None, Some("s3cret"))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -751,6 +756,7 @@ async fn every_bad_input_gets_a_4xx_with_a_message() {
         (json!([]), json!("NOT_STARTED"))
     );
     assert_eq!(api.ok("/ping").await, json!({"message": "pong"}));
+    db.drop_database().await;
 }
 
 /// Where orloclient 0.4.5, its sdist's tests and the stubs they need live
@@ -902,6 +908,7 @@ async fn orloclients_own_integration_tests_pass() {
     let report = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{report}");
     assert!(report.contains("Ran 11 tests"), "{report}");
+    db.drop_database().await;
 }
 
 /// Reads that show every part of the deploy family.
@@ -973,6 +980,8 @@ async fn a_generated_stream_reads_the_same_over_the_bus_and_in_any_order() {
     ingest.stop().await;
     publisher.close().await.unwrap();
     broker.delete_all().await;
+    over_bus.drop_database().await;
+    reversed.drop_database().await;
 }
 
 /// What the generated messages themselves say the reads must hold.
