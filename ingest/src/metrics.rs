@@ -1,6 +1,7 @@
 //! tach-ingest's Prometheus metrics: every name and its help text in one
 //! place (SPEC §6), the recording helpers, and the /metrics endpoint.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::routing::get;
@@ -107,6 +108,15 @@ pub fn register_deployment(deployment: &str) {
     }
 }
 
+/// What one batch did for one family.
+#[derive(Default)]
+struct FamilyTally {
+    consumed: u64,
+    stored: u64,
+    duplicates: u64,
+    lags: Vec<f64>,
+}
+
 /// Records a committed batch.
 pub fn record_commit(
     deployment: &str,
@@ -115,36 +125,50 @@ pub fn record_commit(
     commit_duration: Duration,
 ) {
     let now = chrono::Utc::now();
-    let labels = |family: &str| {
-        [
-            ("deployment", deployment.to_owned()),
-            ("family", family.to_owned()),
-        ]
-    };
+    // Tallied per family first: one registry lookup per series and batch,
+    // not one per message, on the hot path.
+    let mut tallies: BTreeMap<&str, FamilyTally> = BTreeMap::new();
     for event in &prepared.events {
-        counter!(MESSAGES_CONSUMED, &labels(event.family.as_str())).increment(1);
+        tallies.entry(event.family.as_str()).or_default().consumed += 1;
     }
     for &index in &outcome.stored {
         let event = &prepared.events[index];
-        counter!(MESSAGES_STORED, &labels(event.family.as_str())).increment(1);
         let lag = (now - event.when).num_milliseconds().max(0) as f64 / 1000.0;
-        histogram!(LAG, &labels(event.family.as_str())).record(lag);
+        let tally = tallies.entry(event.family.as_str()).or_default();
+        tally.stored += 1;
+        tally.lags.push(lag);
     }
     for &index in &outcome.duplicates {
-        counter!(
-            MESSAGES_DUPLICATE,
-            &labels(prepared.events[index].family.as_str())
-        )
-        .increment(1);
+        tallies
+            .entry(prepared.events[index].family.as_str())
+            .or_default()
+            .duplicates += 1;
     }
+    let mut rejections: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for (rejected, family) in prepared.rejected.iter().zip(&prepared.rejected_families) {
-        counter!(MESSAGES_CONSUMED, &labels(family)).increment(1);
+        tallies.entry(family).or_default().consumed += 1;
+        *rejections.entry((family, rejected.reason)).or_default() += 1;
+    }
+    for (family, tally) in tallies {
         let labels = [
             ("deployment", deployment.to_owned()),
-            ("family", (*family).to_owned()),
-            ("reason", rejected.reason.to_owned()),
+            ("family", family.to_owned()),
         ];
-        counter!(MESSAGES_REJECTED, &labels).increment(1);
+        counter!(MESSAGES_CONSUMED, &labels).increment(tally.consumed);
+        counter!(MESSAGES_STORED, &labels).increment(tally.stored);
+        counter!(MESSAGES_DUPLICATE, &labels).increment(tally.duplicates);
+        let lag = histogram!(LAG, &labels);
+        for seconds in tally.lags {
+            lag.record(seconds);
+        }
+    }
+    for ((family, reason), count) in rejections {
+        let labels = [
+            ("deployment", deployment.to_owned()),
+            ("family", family.to_owned()),
+            ("reason", reason.to_owned()),
+        ];
+        counter!(MESSAGES_REJECTED, &labels).increment(count);
     }
     let deployment_label = [("deployment", deployment.to_owned())];
     // A late `.start` can re-pair and undo a pair; the counter only counts gains.

@@ -17,6 +17,8 @@ use crate::crash::{
 };
 use crate::event::{Event, Family};
 
+use super::locks::{lock_id, lock_sorted};
+
 /// Re-derives the crash and product rows the new events touch.
 pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(), sqlx::Error> {
     let reports = newest_per_key(
@@ -34,29 +36,10 @@ pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<()
     apply_signature_deltas(tx, &deltas).await
 }
 
-/// A stable 64-bit FNV-1a hash of a key's parts, the same function the nova
-/// derivations lock with, so every process takes the same lock for a key.
-fn lock_id(parts: &[&str]) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0)) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash as i64
-}
-
 /// Locks the crash uuids, in sorted order so that workers never deadlock.
 async fn lock_uuids(tx: &mut PgConnection, uuids: &[&str]) -> Result<(), sqlx::Error> {
-    let mut ids: Vec<i64> = uuids.iter().map(|uuid| lock_id(&["crash", uuid])).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    sqlx::query("SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest($1::bigint[]) AS id ORDER BY 1) AS sorted")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    let ids = uuids.iter().map(|uuid| lock_id(&["crash", uuid])).collect();
+    lock_sorted(tx, ids).await
 }
 
 /// A stored report's winning message and aggregate contribution.

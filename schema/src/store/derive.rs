@@ -10,6 +10,7 @@ use crate::event::{Event, Family};
 use crate::kpi;
 use crate::pairing::{split_event_type, TimingKey};
 
+use super::locks::{lock_id, lock_sorted};
 use super::timings::BucketDeltas;
 use super::{kpi_trackers, timings, usage_rows};
 use crate::usage;
@@ -65,27 +66,11 @@ impl Touched {
             .usage_instances
             .iter()
             .map(|instance| lock_id(&["usage", instance]));
-        let mut ids: Vec<i64> = timing_locks
+        timing_locks
             .chain(request_locks)
             .chain(usage_locks)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+            .collect()
     }
-}
-
-/// A stable 64-bit FNV-1a hash of the key's parts: the same key gets the same
-/// advisory lock in every process. A collision only serializes a little more.
-fn lock_id(parts: &[&str]) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0)) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash as i64
 }
 
 /// What re-deriving did.
@@ -103,11 +88,7 @@ pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derive
     if lock_ids.is_empty() {
         return Ok(Derived::default());
     }
-    // Sorted, so two workers never wait on each other in opposite orders.
-    sqlx::query("SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest($1::bigint[]) AS id ORDER BY 1) AS sorted")
-        .bind(&lock_ids)
-        .execute(&mut *tx)
-        .await?;
+    lock_sorted(tx, lock_ids).await?;
     let (pairs_completed, bucket_deltas) = timings::rederive(tx, &touched.timing_keys).await?;
     kpi_trackers::rederive(tx, &touched.requests).await?;
     usage_rows::rederive(tx, &touched.usage_instances).await?;
@@ -127,15 +108,4 @@ pub async fn rederive_families(
     super::crashes::rederive(tx, new_events).await?;
     super::releases::rederive(tx, new_events).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_ids_separate_their_parts() {
-        assert_ne!(lock_id(&["ab", "c"]), lock_id(&["a", "bc"]));
-        assert_eq!(lock_id(&["timing", "x"]), lock_id(&["timing", "x"]));
-    }
 }

@@ -8,6 +8,7 @@ mod crashes;
 mod derive;
 mod keys;
 mod kpi_trackers;
+mod locks;
 mod partitions;
 mod raw;
 mod rejected;

@@ -14,6 +14,8 @@ use crate::event::{Event, Family};
 use crate::release::{self, Release, ReleaseEvent};
 use crate::timestamp;
 
+use super::locks::{lock_id, lock_sorted};
+
 /// Re-derives the release and environment rows the new events touch.
 pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(), sqlx::Error> {
     let deploy: Vec<&Event> = new_events
@@ -42,14 +44,7 @@ async fn rederive_releases(
     release_ids: &BTreeSet<&str>,
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<&str> = release_ids.iter().copied().collect();
-    let mut lock_ids: Vec<i64> = ids.iter().map(|id| lock_id(&["release", id])).collect();
-    lock_ids.sort_unstable();
-    lock_ids.dedup();
-    // Sorted, so two workers never wait on each other in opposite orders.
-    sqlx::query("SELECT count(pg_advisory_xact_lock(id)) FROM (SELECT unnest($1::bigint[]) AS id ORDER BY 1) AS sorted")
-        .bind(&lock_ids)
-        .execute(&mut *tx)
-        .await?;
+    lock_sorted(tx, ids.iter().map(|id| lock_id(&["release", id])).collect()).await?;
     let events = fetch_events(tx, &ids).await?;
     let releases: Vec<Release> = events
         .iter()
@@ -272,17 +267,4 @@ fn status_row(event: &Event) -> Option<Value> {
         "message_id": event.message_id,
         "sample": payload,
     }))
-}
-
-/// The same FNV-1a key hash as the nova derivations (`derive::lock_id`), so
-/// every lock of the write path lives in one id space.
-fn lock_id(parts: &[&str]) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain(std::iter::once(0)) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash as i64
 }
