@@ -53,7 +53,11 @@ impl Default for PoolSettings {
 
 /// Opens a pool on `url`, creating the database first when it does not exist.
 pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, DatabaseError> {
-    let options = PgConnectOptions::from_str(url).map_err(DatabaseError::BadUrl)?;
+    // Sessions run in UTC: every time tach stores or prints is UTC, and SQL
+    // that renders or truncates a timestamptz must not follow the server's zone.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(DatabaseError::BadUrl)?
+        .options([("timezone", "UTC")]);
     create_database_if_missing(&options).await?;
     PgPoolOptions::new()
         .max_connections(settings.max_connections)

@@ -183,7 +183,7 @@ fn clean_text(text: &str) -> String {
 }
 
 /// Like [`column_text`], but an empty string counts as absent.
-fn non_empty_text(value: Option<&Value>) -> Option<String> {
+pub(crate) fn non_empty_text(value: Option<&Value>) -> Option<String> {
     column_text(value).filter(|text| !text.is_empty())
 }
 

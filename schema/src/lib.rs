@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod histogram;
 pub mod image_type;
+pub mod image_usage;
 pub mod kpi;
 pub mod pairing;
 pub mod prometheus;

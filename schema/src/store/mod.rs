@@ -6,6 +6,7 @@
 mod catalog;
 mod crashes;
 mod derive;
+mod image_rows;
 mod keys;
 mod kpi_trackers;
 mod locks;
@@ -191,6 +192,9 @@ impl Store {
                 "deriving crash and release data",
                 batch_size,
             ))?;
+        image_rows::insert(&mut tx, &new_events)
+            .await
+            .map_err(StoreError::at("deriving glance image usage", batch_size))?;
         let pending_names = self
             .catalog
             .unknown(new_events.iter().map(|(_, event)| *event));

@@ -1,10 +1,12 @@
 //! The invariants of SPEC §4.2 and §4.6 on a generated stream: derived state
 //! does not depend on arrival order, batching or the number of consumers,
-//! and the summaries equal a plain SQL recomputation from the raw events.
+//! and the summaries and reports equal a plain SQL recomputation from the
+//! raw events.
 
 use std::time::Duration;
 
-use serde_json::Value;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use serde_json::{json, Value};
 use tach_ingest::Settings;
 use tach_tests::gen::{generate, Message, Rng, Scenario};
 use tach_tests::harness::{self, TestApi, TestBroker, TestDatabase, TestIngest};
@@ -33,6 +35,11 @@ async fn derived_state(db: &TestDatabase) -> Value {
         "SELECT * FROM usage_launches ORDER BY instance, request_id",
         "SELECT * FROM usage_deletes ORDER BY instance, launched_at",
         "SELECT * FROM usage_exists ORDER BY instance, message_id",
+        "SELECT message_id, uuid, created_at, owner, size FROM image_usage ORDER BY message_id",
+        "SELECT message_id, uuid, deleted_at FROM image_deletes ORDER BY message_id",
+        "SELECT message_id, position, uuid, created_at, deleted_at, audit_period_beginning,
+                audit_period_ending, owner, size, status
+         FROM image_exists ORDER BY message_id, position",
         "SELECT * FROM event_names ORDER BY 1, 2",
         "SELECT * FROM event_hosts ORDER BY 1, 2",
         "SELECT * FROM event_tenants ORDER BY 1",
@@ -50,7 +57,33 @@ async fn derived_state(db: &TestDatabase) -> Value {
         );
         state.push(rows);
     }
+    state.push(report_of_whole_stream(db).await);
     Value::Array(state)
+}
+
+/// The summary report of the stream's whole period, without the deployment
+/// names (each run has its own).
+async fn report_of_whole_stream(db: &TestDatabase) -> Value {
+    let (first, last): (DateTime<Utc>, DateTime<Utc>) =
+        sqlx::query_as("SELECT min(\"when\"), max(\"when\") FROM raw_events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let id = tach_schema::store::generate_summary(&db.pool, first, last, 97, 1800, None)
+        .await
+        .unwrap()
+        .expect("a report for every deployment");
+    let mut body: Value = sqlx::query_scalar("SELECT body::jsonb FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    body[0]
+        .as_object_mut()
+        .expect("element 0 is the metadata")
+        .remove("cells");
+    assert!(body.as_array().unwrap().len() > 3, "the report has rows");
+    body
 }
 
 /// Ingests `messages` in the given order with `consumers` concurrent
@@ -111,12 +144,180 @@ async fn arrival_order_batching_and_consumer_count_do_not_change_derived_state()
         batch_linger: Duration::from_millis(5),
         ..harness::test_settings()
     };
-    let shuffled_state = ingest_in_order(&shuffled(&messages, 5), 1, small_batches).await;
-    assert_eq!(shuffled_state, in_time_order, "shuffled, batches of 7");
+    let shuffled_state = ingest_in_order(&shuffled(&messages, 5), 3, small_batches).await;
+    assert_eq!(
+        shuffled_state, in_time_order,
+        "shuffled, three consumers, batches of 7"
+    );
+}
+
+/// The "summary for region" report of `start..=end`, recomputed from the
+/// raw events with one SQL query (API.md §1 "Reports"): each request's
+/// operation is the last operation named by its events, its image and OS
+/// the union of their flags, its duration last minus first event, and its
+/// failure the last event that decides one (an error state, a recovery
+/// from it, an error notification), else too long; an error code turns a
+/// failure into 4xx or 5xx.
+async fn report_by_plain_sql(
+    db: &TestDatabase,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    percentile: u32,
+    too_long_seconds: i64,
+) -> Value {
+    let groups: Value = sqlx::query_scalar(
+        "WITH events AS (
+             SELECT request_id, message_id COLLATE \"C\" AS message_id, \"when\", image_type,
+                    CASE WHEN old_state = 'error' AND (state IS NULL OR state NOT IN ('deleted', 'error')) THEN 'none'
+                         WHEN state = 'error' AND old_state IS DISTINCT FROM 'error' THEN 'state'
+                         WHEN is_error THEN 'http' END AS effect,
+                    CASE WHEN is_error AND trim(body -> 'payload' -> 'exception' -> 'kwargs' ->> 'code') ~ '^[+-]?[0-9]{1,18}$'
+                         THEN trim(body -> 'payload' -> 'exception' -> 'kwargs' ->> 'code')::bigint END AS code,
+                    CASE WHEN event LIKE '%create%' THEN 'create' WHEN event LIKE '%rebuild%' THEN 'rebuild'
+                         WHEN event LIKE '%rescue%' THEN 'rescue' WHEN event LIKE '%resize%' THEN 'resize'
+                         WHEN event LIKE '%snapshot%' THEN 'snapshot' END AS operation
+             FROM raw_events
+             WHERE family = 'nova' AND request_id IS NOT NULL AND event <> 'compute.instance.exists'
+               AND \"when\" BETWEEN $1 AND $2),
+         requests AS (
+             SELECT coalesce((array_agg(operation ORDER BY \"when\" DESC, message_id DESC)
+                                  FILTER (WHERE operation IS NOT NULL))[1], 'aux') AS operation,
+                    bit_or(coalesce(image_type, 0)) AS flags,
+                    (array_agg(effect ORDER BY \"when\" DESC, message_id DESC) FILTER (WHERE effect IS NOT NULL))[1] AS effect,
+                    (array_agg(code ORDER BY \"when\" DESC, message_id DESC) FILTER (WHERE code IS NOT NULL))[1] AS code,
+                    (extract(epoch FROM max(\"when\") - min(\"when\")) * 1000000)::bigint AS duration_us
+             FROM events GROUP BY request_id),
+         failed AS (
+             SELECT *, coalesce(nullif(effect, 'none'),
+                                CASE WHEN duration_us > $4 * 1000000 THEN 'too long' END) AS failure
+             FROM requests),
+         classified AS (
+             SELECT operation COLLATE \"C\" AS operation,
+                    CASE WHEN flags & 2 = 2 THEN 'snap' WHEN flags & 1 <> 0 THEN 'base' ELSE '?' END COLLATE \"C\" AS image,
+                    CASE WHEN flags & 32 <> 0 THEN 'windows' WHEN flags & 16 <> 0 THEN 'linux' ELSE '?' END COLLATE \"C\" AS os,
+                    duration_us,
+                    CASE WHEN failure IS NOT NULL AND code BETWEEN 400 AND 499 THEN '4xx'
+                         WHEN failure IS NOT NULL AND code BETWEEN 500 AND 599 THEN '5xx'
+                         ELSE failure END AS failure
+             FROM failed)
+         SELECT json_agg(json_build_array(operation, image, os, min_us, max_us, median_us, percentile_us,
+                                          n, n_4xx, n_5xx, n_too_long, n_state)
+                         ORDER BY operation, image, os)
+         FROM (SELECT operation, image, os, count(*) AS n,
+                      min(duration_us) AS min_us, max(duration_us) AS max_us,
+                      (array_agg(duration_us ORDER BY duration_us))[count(*) / 2 + 1] AS median_us,
+                      (array_agg(duration_us ORDER BY duration_us))
+                          [least(floor($3::float8 / 100 * count(*))::bigint, count(*) - 1) + 1] AS percentile_us,
+                      count(*) FILTER (WHERE failure = '4xx') AS n_4xx,
+                      count(*) FILTER (WHERE failure = '5xx') AS n_5xx,
+                      count(*) FILTER (WHERE failure = 'too long') AS n_too_long,
+                      count(*) FILTER (WHERE failure = 'state') AS n_state
+               FROM classified GROUP BY operation, image, os) g",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(percentile as i32)
+    .bind(too_long_seconds)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let groups = groups.as_array().expect("the period holds requests");
+    assert!(groups.len() > 3, "several (operation, image, OS) groups");
+
+    // StackTach's report durations: `5s`, `1:05s`, `2:03:04s`.
+    let text = |micros: &Value| {
+        let seconds = micros.as_i64().unwrap() / 1_000_000;
+        let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+        match (hours, minutes) {
+            (0, 0) => format!("{seconds}s"),
+            (0, _) => format!("{minutes}:{seconds:02}s"),
+            _ => format!("{hours}:{minutes:02}:{seconds:02}s"),
+        }
+    };
+    let too_long = format!("> {}", too_long_seconds / 60);
+    let failure_types = ["4xx", "5xx", too_long.as_str(), "state"];
+    let mut header = vec![
+        json!("Operation"),
+        json!("Image"),
+        json!("OS Type"),
+        json!("Min"),
+        json!("Max"),
+        json!("Med"),
+        json!(format!("{percentile}%")),
+        json!("Requests"),
+    ];
+    for failure in failure_types {
+        header.extend([json!(failure), json!(format!("% {failure}"))]);
+    }
+    let mut rows = vec![Value::Array(header)];
+    let (mut total, mut failures) = (0, [0i64; 4]);
+    for group in groups {
+        let requests = group[7].as_i64().unwrap();
+        total += requests;
+        let mut row = vec![
+            group[0].clone(),
+            group[1].clone(),
+            group[2].clone(),
+            json!(text(&group[3])),
+            json!(text(&group[4])),
+            json!(text(&group[5])),
+            json!(text(&group[6])),
+            json!(requests),
+        ];
+        for (index, failed) in failures.iter_mut().enumerate() {
+            let count = group[8 + index].as_i64().unwrap();
+            *failed += count;
+            row.extend([json!(count), json!(count as f64 / requests as f64)]);
+        }
+        rows.push(Value::Array(row));
+    }
+    assert!(
+        failures.iter().filter(|&&count| count > 0).count() >= 3,
+        "the stream fails in several ways: {failures:?}"
+    );
+    let rate = |count: i64| count as f64 / total as f64 * 100.0;
+    let cells: Value = sqlx::query_scalar("SELECT json_agg(name ORDER BY name) FROM deployments")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut metadata = json!({
+        "percentile": percentile,
+        "pct": (100.0 - f64::from(percentile)) / 2.0 / 100.0,
+        "hours": ((end - start).num_seconds() + 1) / 3600,
+        "start": start.timestamp() as f64,
+        "end": end.timestamp() as f64,
+        "region": null,
+        "cells": cells,
+        "total": total,
+        "failure_grand_total": failures.iter().sum::<i64>(),
+        "failure_grand_rate": rate(failures.iter().sum()),
+    });
+    for (failure, count) in failure_types.iter().zip(failures) {
+        metadata[format!("{failure} failure count")] = json!(count);
+        metadata[format!("{failure} failure percentage")] = json!(rate(count));
+    }
+    rows.insert(0, metadata);
+    Value::Array(rows)
+}
+
+/// `value` with every number as a float: SQL's `1` and Rust's `1.0` are the
+/// same figure.
+fn numbers_as_floats(value: Value) -> Value {
+    match value {
+        Value::Number(number) => json!(number.as_f64().unwrap()),
+        Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_floats).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key, numbers_as_floats(value)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 #[tokio::test]
-async fn summaries_equal_a_plain_sql_recomputation() {
+async fn summaries_and_reports_equal_a_plain_sql_recomputation() {
     let db = TestDatabase::create().await;
     let broker = TestBroker::new();
     let ingest = TestIngest::start(
@@ -181,10 +382,10 @@ async fn summaries_equal_a_plain_sql_recomputation() {
             format!("{base}.{:02}", micros % 1_000_000 / 10_000)
         }
     };
-    let mut expected_rows = vec![serde_json::json!(["Event", "N", "Min", "Max", "Avg"])];
+    let mut expected_rows = vec![json!(["Event", "N", "Min", "Max", "Avg"])];
     for row in expected.as_array().unwrap() {
         let micros = |index: usize| row[index].as_i64().unwrap();
-        expected_rows.push(serde_json::json!([
+        expected_rows.push(json!([
             row[0],
             row[1],
             render(micros(2), false),
@@ -197,6 +398,32 @@ async fn summaries_equal_a_plain_sql_recomputation() {
     assert_eq!(
         api.ok("/stacky/summary/").await,
         Value::Array(expected_rows)
+    );
+
+    // A report over a period that cuts through requests at both ends.
+    let (first, last): (DateTime<Utc>, DateTime<Utc>) =
+        sqlx::query_as("SELECT min(\"when\"), max(\"when\") FROM raw_events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let start = (first + TimeDelta::minutes(10)).trunc_subsecs(0);
+    let end = (last - TimeDelta::minutes(10)).trunc_subsecs(0);
+    let (percentile, too_long_seconds) = (90, 600);
+    let id = tach_schema::store::generate_summary(
+        &db.pool,
+        start,
+        end,
+        percentile,
+        too_long_seconds,
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("a report for every deployment");
+    let expected = report_by_plain_sql(&db, start, end, percentile, too_long_seconds).await;
+    assert_eq!(
+        numbers_as_floats(api.ok(&format!("/stacky/report/{id}")).await),
+        numbers_as_floats(expected)
     );
 
     publisher.close().await.unwrap();
