@@ -1,7 +1,7 @@
 //! Re-deriving the timings of touched keys and keeping `timing_buckets` (the
 //! summary aggregates) equal to the sum over all complete timings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::{PgConnection, Row};
@@ -22,7 +22,7 @@ pub async fn rederive(
     let instances: Vec<&str> = keys.iter().map(|key| key.instance.as_str()).collect();
     let operations: Vec<&str> = keys.iter().map(|key| key.operation.as_str()).collect();
     let requests: Vec<&str> = keys.iter().map(|key| key.request_id.as_str()).collect();
-    let events = fetch_events(tx, &instances, &operations, &requests, keys.len()).await?;
+    let events = fetch_events(tx, &keys).await?;
     let derived: Vec<(&TimingKey, Timing)> = keys
         .iter()
         .zip(&events)
@@ -70,35 +70,56 @@ pub async fn rederive(
 }
 
 /// The `.start`/`.end` events of each key, in the keys' order.
+///
+/// Read by instance (one index lookup each) and sorted to their keys here:
+/// joining the keys to the raw table in SQL let the planner scan far more
+/// of it than the keys need.
 async fn fetch_events(
     tx: &mut PgConnection,
-    instances: &[&str],
-    operations: &[&str],
-    requests: &[&str],
-    key_count: usize,
+    keys: &[&TimingKey],
 ) -> Result<Vec<Vec<PairingEvent>>, sqlx::Error> {
+    let index_of: HashMap<(&str, &str, &str), usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let key = (
+                key.instance.as_str(),
+                key.operation.as_str(),
+                key.request_id.as_str(),
+            );
+            (key, index)
+        })
+        .collect();
+    let instances: Vec<&str> = keys
+        .iter()
+        .map(|key| key.instance.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let rows = sqlx::query(
-        "SELECT key.ordinal, raw.id, raw.message_id, raw.deployment_id, raw.\"when\", raw.event
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS key (instance, operation, request_id, ordinal)
-         JOIN raw_events raw
-           ON raw.instance = key.instance
-          AND raw.event IN (key.operation || '.start', key.operation || '.end')
-          AND coalesce(raw.request_id, '') = key.request_id
-          AND raw.family = 'nova'",
+        "SELECT instance, coalesce(request_id, '') AS request_id, id, message_id, deployment_id,
+                \"when\", event
+         FROM raw_events
+         WHERE instance = ANY($1) AND family = 'nova'
+           AND (right(event, 6) = '.start' OR right(event, 4) = '.end')",
     )
-    .bind(instances)
-    .bind(operations)
-    .bind(requests)
+    .bind(&instances)
     .fetch_all(&mut *tx)
     .await?;
-    let mut events = vec![Vec::new(); key_count];
+    let mut events = vec![Vec::new(); keys.len()];
     for row in rows {
-        let ordinal: i64 = row.try_get("ordinal")?;
         let event: String = row.try_get("event")?;
-        let Some((_, half)) = pairing::split_event_type(&event) else {
+        let Some((operation, half)) = pairing::split_event_type(&event) else {
             continue;
         };
-        events[(ordinal - 1) as usize].push(PairingEvent {
+        let instance: String = row.try_get("instance")?;
+        let request_id: String = row.try_get("request_id")?;
+        let Some(&index) = index_of.get(&(instance.as_str(), operation, request_id.as_str()))
+        else {
+            // Another operation or request of a touched instance.
+            continue;
+        };
+        events[index].push(PairingEvent {
             id: row.try_get("id")?,
             message_id: row.try_get("message_id")?,
             deployment_id: row.try_get("deployment_id")?,

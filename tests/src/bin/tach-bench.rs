@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Measures tach-ingest against this machine's ceilings.
 #[derive(Debug, Parser)]
-#[command(name = "tach-bench", about)]
+#[command(name = "tach-bench")]
 struct Cli {
     /// Nova instance lifecycles to generate (about 32 messages each).
     #[arg(long, default_value_t = 3_000)]
