@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use clap::{Parser, Subcommand};
 use tach_tests::gen::{generate, Message, Scenario};
 use tach_tests::publish::Publisher;
@@ -22,7 +22,8 @@ struct Cli {
     /// Seed of every random choice in the stream.
     #[arg(long, env = "TACH_GEN_SEED", default_value_t = 1)]
     seed: u64,
-    /// Time of the first event (RFC 3339, e.g. 2026-01-01T00:00:00Z); now, cut to the second, by default.
+    /// Time of the first event (RFC 3339, e.g. 2026-01-01T00:00:00Z). By default the stream
+    /// is placed so that its last event is now, so recent-window views show it at once.
     #[arg(long, env = "TACH_GEN_START")]
     start: Option<DateTime<Utc>>,
     /// Nova instance lifecycles (about 30 messages each).
@@ -77,15 +78,28 @@ enum Command {
 
 impl Cli {
     fn scenario(&self) -> Scenario {
-        Scenario {
+        let now = Utc::now().trunc_subsecs(0);
+        let mut scenario = Scenario {
             seed: self.seed,
-            start: self.start.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+            start: self.start.unwrap_or(now),
             instances: self.instances,
             images: self.images,
             crashes: self.crashes,
             releases: self.releases,
             products: self.products,
+        };
+        if self.start.is_none() {
+            // The stream's span does not depend on its start: measure it once
+            // from now and move the start back by it.
+            let last = generate(&scenario).iter().filter_map(Message::when).max();
+            if let Some(span) = last
+                .map(|last| last - now)
+                .filter(|span| *span > TimeDelta::zero())
+            {
+                scenario.start = (now - span).trunc_subsecs(0);
+            }
         }
+        scenario
     }
 }
 
