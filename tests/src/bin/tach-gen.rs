@@ -15,7 +15,8 @@ use tach_tests::gen::{generate, Message, Scenario};
 use tach_tests::publish::Publisher;
 
 /// Generates nova, glance, crash, product and release events shaped like
-/// their real publishers'. The same options always give the same stream.
+/// their real publishers'. With `--start`, the same options always give the
+/// same stream.
 #[derive(Debug, Parser)]
 #[command(name = "tach-gen", version)]
 struct Cli {
