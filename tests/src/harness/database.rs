@@ -80,6 +80,16 @@ impl TestDatabase {
             .await
             .expect("counting rows")
     }
+
+    /// The rows of `query` as one JSON array of objects (`[]` when none),
+    /// for exact comparisons.
+    pub async fn json_rows(&self, query: &str) -> serde_json::Value {
+        let statement = format!("SELECT coalesce(json_agg(t), '[]') FROM ({query}) t");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|error| panic!("{query}: {error}"))
+    }
 }
 
 async fn admin_connection(server: &str) -> sqlx::PgConnection {

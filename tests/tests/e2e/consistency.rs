@@ -46,11 +46,7 @@ async fn derived_state(db: &TestDatabase) -> Value {
     ];
     let mut state = Vec::new();
     for query in queries {
-        let statement = format!("SELECT coalesce(json_agg(t), '[]') FROM ({query}) t");
-        let rows: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let rows = db.json_rows(query).await;
         assert!(
             rows.as_array().is_some_and(|rows| !rows.is_empty()),
             "derived rows exist for {query}"

@@ -8,15 +8,6 @@ use tach_tests::harness::samples::read_sample;
 
 use crate::ingest::{start, wait_for_count, wait_for_queues};
 
-/// The rows of `query` as JSON, for exact comparison.
-async fn rows(db: &tach_tests::harness::TestDatabase, query: &str) -> Value {
-    let statement = format!("SELECT coalesce(json_agg(t), '[]') FROM ({query}) t");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn glance_usage_deletes_and_exists_are_derived_once() {
     let (db, broker, ingest, publisher) = start().await;
@@ -67,11 +58,8 @@ async fn glance_usage_deletes_and_exists_are_derived_once() {
     let image = "8d4bd2b4-6d6c-4d93-9f3e-4a1f9f2d1a10";
     let owner = "c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b";
     assert_eq!(
-        rows(
-            &db,
-            "SELECT message_id, uuid, created_at, owner, size FROM image_usage"
-        )
-        .await,
+        db.json_rows("SELECT message_id, uuid, created_at, owner, size FROM image_usage")
+            .await,
         json!([{
             "message_id": "b6b607fb-471f-48c8-9477-fd4a33b1266b",
             "uuid": image,
@@ -81,11 +69,8 @@ async fn glance_usage_deletes_and_exists_are_derived_once() {
         }])
     );
     assert_eq!(
-        rows(
-            &db,
-            "SELECT message_id, uuid, deleted_at FROM image_deletes"
-        )
-        .await,
+        db.json_rows("SELECT message_id, uuid, deleted_at FROM image_deletes")
+            .await,
         json!([{
             "message_id": "38bc537a-666e-47a3-8d6a-c45e62413695",
             "uuid": image,
@@ -122,8 +107,7 @@ async fn glance_usage_deletes_and_exists_are_derived_once() {
         })
     };
     assert_eq!(
-        rows(
-            &db,
+        db.json_rows(
             "SELECT message_id, position, uuid, created_at, deleted_at, audit_period_beginning,
                     audit_period_ending, owner, size, status
              FROM image_exists ORDER BY message_id, position"
