@@ -52,6 +52,24 @@ impl TestBroker {
         queue.map(|queue| queue.message_count())
     }
 
+    /// Deletes queues outside tach's topology that a test made (a
+    /// publisher's own), ignoring errors.
+    pub async fn delete_queues(&self, names: &[String]) {
+        let Ok(connection) =
+            Connection::connect(&self.amqp_url, ConnectionProperties::default()).await
+        else {
+            return;
+        };
+        for name in names {
+            if let Ok(channel) = connection.create_channel().await {
+                let _ = channel
+                    .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+        }
+        let _ = connection.close(200, "test done".into()).await;
+    }
+
     /// Deletes the test's queues and exchanges.
     pub async fn delete_all(&self) {
         let Ok(connection) =

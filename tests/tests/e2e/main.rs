@@ -8,6 +8,7 @@ mod glance_usage;
 mod ingest;
 mod ingest_faults;
 mod metrics;
+mod oslo_messaging;
 mod releases;
 mod socorro;
 mod stacky;
