@@ -24,7 +24,7 @@ struct Cli {
     #[arg(long, env = "TACH_GEN_SEED", default_value_t = 1)]
     seed: u64,
     /// Time of the first event (RFC 3339, e.g. 2026-01-01T00:00:00Z). By default the stream
-    /// is placed so that its last event is now, so recent-window views show it at once.
+    /// is placed so that it ends about now, so recent-window views show it at once.
     #[arg(long, env = "TACH_GEN_START")]
     start: Option<DateTime<Utc>>,
     /// Nova instance lifecycles (about 30 messages each).
@@ -90,8 +90,9 @@ impl Cli {
             products: self.products,
         };
         if self.start.is_none() {
-            // The stream's span does not depend on its start: measure it once
-            // from now and move the start back by it.
+            // Measure the stream's span from now and move the start back by
+            // it. The span shifts a little with the start (daily audits
+            // follow midnight), so the last event lands near now, not on it.
             let last = generate(&scenario).iter().filter_map(Message::when).max();
             if let Some(span) = last
                 .map(|last| last - now)
