@@ -32,6 +32,20 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 ApiError::Unavailable(error)
             }
+            // SQLSTATE class 22, data exception: a value from the request
+            // that PostgreSQL cannot take (a NUL byte in text, a number or
+            // date out of its range). The request's fault, and the message
+            // speaks of the value only.
+            sqlx::Error::Database(database_error)
+                if database_error
+                    .code()
+                    .is_some_and(|code| code.starts_with("22")) =>
+            {
+                ApiError::BadRequest(format!(
+                    "a parameter holds a value the database cannot take: {}",
+                    database_error.message()
+                ))
+            }
             other => ApiError::Internal(other.into()),
         }
     }

@@ -706,6 +706,11 @@ async fn every_bad_input_gets_a_4xx_with_a_message() {
             None,
             StatusCode::NOT_FOUND,
         ),
+        (
+            "/releases".into(),
+            Some(br#"{"user": "u\u0000v", "platforms": ["p"], "team": "t\u0000"}"#),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (path, body, status) in posts {
         let (got, answer) = api.post_raw(&path, body, None).await;
@@ -737,6 +742,10 @@ async fn every_bad_input_gets_a_4xx_with_a_message() {
         ),
         ("/stats/colour".into(), StatusCode::NOT_FOUND),
         ("/releases/x/y/z/w".into(), StatusCode::NOT_FOUND),
+        // A NUL byte is text PostgreSQL cannot hold: no such environment,
+        // and a filter on it is refused.
+        ("/environment/a%00b".into(), StatusCode::NOT_FOUND),
+        ("/releases?user=a%00b".into(), StatusCode::BAD_REQUEST),
     ];
     for (path, status) in gets {
         let (got, answer) = api.get(&path).await;

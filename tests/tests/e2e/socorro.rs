@@ -967,6 +967,22 @@ async fn bad_and_hostile_input_gets_a_400_or_an_empty_answer_never_a_500() {
     ] {
         assert_bad(&api, path, parameter).await;
     }
+    // A NUL byte is text PostgreSQL cannot hold: a 400, never a 500.
+    for path in [
+        format!("/report/list/signature/a%00b/{WINDOW}/"),
+        format!("/search/signatures/for/a%00b/{WINDOW}/"),
+        "/crashes/paireduuid/uuid/a%00b/".to_owned(),
+    ] {
+        let (status, body) = api.get(&path).await;
+        assert_eq!(
+            (status.as_u16(), &body["error"]["message"]),
+            (
+                400,
+                &json!("a parameter holds a value the database cannot take: invalid byte sequence for encoding \"UTF8\": 0x00")
+            ),
+            "{path}"
+        );
+    }
     // Hostile strings as terms and values: empty answers, never a 500.
     let long = "x%_\\'\"".repeat(400);
     let hostile = [

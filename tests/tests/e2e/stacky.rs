@@ -275,6 +275,24 @@ async fn bad_parameters_are_400s_in_stacktachs_shape() {
             ])
         )
     );
+    // A NUL byte is text PostgreSQL cannot hold: a 400 naming the value, never a 500.
+    let nul = bad("a parameter holds a value the database cannot take: invalid byte sequence for encoding \"UTF8\": 0x00");
+    for path in [
+        "/stacky/search/?field=host&value=a%00b",
+        "/stacky/timings/?name=%00",
+        "/stacky/kpi/%00/",
+        "/stacky/watch/0/?event_name=%00",
+        "/stacky/reports/search/?name=%00",
+        "/stacky/events/?service=nova%00",
+    ] {
+        let (status, body) = api.get(path).await;
+        let expected = if path.contains("service=") {
+            bad("service must be nova, glance or generic, not \"nova\\0\"")
+        } else {
+            nul.clone()
+        };
+        assert_eq!((status.as_u16(), &body), (400, &expected), "{path}");
+    }
     // Over the hard limit is clamped, not refused.
     let (status, _) = api
         .get(&format!("/stacky/uuid/?uuid={CREATED}&limit=100000"))
