@@ -30,6 +30,30 @@ pub fn feeds_usage(event_type: &str) -> bool {
     USAGE_EVENTS.contains(&event_type)
 }
 
+/// The payload fields usage reads; only these are kept for it.
+pub const USAGE_PAYLOAD_FIELDS: [&str; 9] = [
+    "instance_type_id",
+    "instance_flavor_id",
+    "launched_at",
+    "terminated_at",
+    "deleted_at",
+    "message",
+    "audit_period_beginning",
+    "audit_period_ending",
+    "bandwidth",
+];
+
+/// The fields of `payload` usage reads (none when it is not an object).
+pub fn usage_payload(payload: Option<&Value>) -> Map<String, Value> {
+    let Some(payload) = payload.and_then(Value::as_object) else {
+        return Map::new();
+    };
+    USAGE_PAYLOAD_FIELDS
+        .iter()
+        .filter_map(|field| Some(((*field).to_owned(), payload.get(*field)?.clone())))
+        .collect()
+}
+
 /// One lifecycle event of an instance, with the payload fields usage reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleEvent {

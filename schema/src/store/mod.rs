@@ -178,6 +178,9 @@ impl Store {
         raw::insert(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("inserting raw events", batch_size))?;
+        usage_rows::record(&mut tx, &new_events)
+            .await
+            .map_err(StoreError::at("recording usage events", batch_size))?;
         let touched = derive::Touched::of(new_events.iter().map(|(_, event)| *event));
         let derived = derive::rederive(&mut tx, &touched)
             .await

@@ -1,12 +1,71 @@
-//! Re-deriving the usage rows of touched instances.
+//! Nova usage of touched instances: the batch's usage events are recorded
+//! in `usage_events`, then each touched instance's rows are re-derived from
+//! all its recorded events.
+//!
+//! `usage_events` keeps only what usage reads and is never pruned: an
+//! instance outlives raw retention, and re-deriving it from the raw events
+//! still stored would drop its launch once the create events were pruned.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sqlx::{PgConnection, Row};
 
-use crate::usage::{self, LifecycleEvent, Usage, USAGE_EVENTS};
+use crate::event::{Event, Family};
+use crate::usage::{self, LifecycleEvent, Usage};
+
+/// Records the new events that feed usage (with their raw event ids).
+pub async fn record(
+    tx: &mut PgConnection,
+    new_events: &[(i64, &Event)],
+) -> Result<(), sqlx::Error> {
+    let mut event_ids = Vec::new();
+    let mut instances = Vec::new();
+    let mut message_ids = Vec::new();
+    let mut event_types = Vec::new();
+    let mut whens = Vec::new();
+    let mut request_ids = Vec::new();
+    let mut tenants = Vec::new();
+    let mut payloads = Vec::new();
+    for &(event_id, event) in new_events {
+        let Some(instance) = event.instance.as_deref() else {
+            continue;
+        };
+        if event.family != Family::Nova || !usage::feeds_usage(&event.event_type) {
+            continue;
+        }
+        event_ids.push(event_id);
+        instances.push(instance);
+        message_ids.push(event.message_id.as_str());
+        event_types.push(event.event_type.as_str());
+        whens.push(event.when);
+        request_ids.push(event.request_id.as_deref().unwrap_or_default());
+        tenants.push(event.tenant.as_deref());
+        payloads.push(Value::Object(usage::usage_payload(event.payload())).to_string());
+    }
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO usage_events (event_id, instance, message_id, event, \"when\", request_id, tenant, payload)
+         SELECT event_id, instance, message_id, event, \"when\", request_id, tenant, payload::json
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                     $6::text[], $7::text[], $8::text[])
+              AS batch (event_id, instance, message_id, event, \"when\", request_id, tenant, payload)",
+    )
+    .bind(&event_ids)
+    .bind(&instances)
+    .bind(&message_ids)
+    .bind(&event_types)
+    .bind(&whens)
+    .bind(&request_ids)
+    .bind(&tenants)
+    .bind(&payloads)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
 
 /// Replaces the usage rows of `instances` with those derived from their events.
 pub async fn rederive(
@@ -18,23 +77,16 @@ pub async fn rederive(
     }
     let instance_ids: Vec<&str> = instances.iter().map(String::as_str).collect();
     let rows = sqlx::query(
-        "SELECT instance, message_id, event, \"when\", coalesce(request_id, '') AS request_id, tenant,
-                body::text AS body
-         FROM raw_events
-         WHERE instance = ANY($1) AND family = 'nova' AND event = ANY($2)",
+        "SELECT instance, message_id, event, \"when\", request_id, tenant, payload::text AS payload
+         FROM usage_events
+         WHERE instance = ANY($1)",
     )
     .bind(&instance_ids)
-    .bind(USAGE_EVENTS.as_slice())
     .fetch_all(&mut *tx)
     .await?;
     let mut by_instance: BTreeMap<String, Vec<LifecycleEvent>> = BTreeMap::new();
     for row in rows {
-        // Parsed here rather than with json operators: the database's one
-        // core per connection is the ingest bottleneck (SPEC §7).
-        let body: String = row.try_get("body")?;
-        let payload = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|mut message| message.get_mut("payload").map(Value::take));
+        let payload: String = row.try_get("payload")?;
         by_instance
             .entry(row.try_get("instance")?)
             .or_default()
@@ -44,9 +96,7 @@ pub async fn rederive(
                 when: row.try_get("when")?,
                 request_id: row.try_get("request_id")?,
                 tenant: row.try_get("tenant")?,
-                payload: payload
-                    .and_then(|payload| payload.as_object().cloned())
-                    .unwrap_or_default(),
+                payload: serde_json::from_str::<Map<String, Value>>(&payload).unwrap_or_default(),
             });
     }
     let derived: Vec<(&str, Usage)> = by_instance

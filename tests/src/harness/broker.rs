@@ -36,6 +36,31 @@ impl TestBroker {
 
     /// Messages ready in queue `name`, or None when it does not exist.
     pub async fn queue_depth_at(amqp_url: &str, name: &str) -> Option<u32> {
+        Self::probe(amqp_url, name)
+            .await
+            .map(|queue| queue.message_count())
+    }
+
+    /// Waits until tach-ingest consumes `<prefix><queue>`. It consumes only
+    /// once every queue of the deployment is declared and bound, so from
+    /// then on nothing published to the deployment's exchanges is dropped
+    /// for want of a binding (a queue that merely exists may not be bound yet).
+    pub async fn wait_for_consumer(&self, queue: &str) {
+        let name = format!("{}{queue}", self.prefix);
+        super::wait_until(
+            &format!("tach-ingest to consume {name}"),
+            std::time::Duration::from_secs(20),
+            || async {
+                Self::probe(&self.amqp_url, &name)
+                    .await
+                    .is_some_and(|queue| queue.consumer_count() > 0)
+            },
+        )
+        .await;
+    }
+
+    /// The passive declare of queue `name`: its counts, or None when it does not exist.
+    async fn probe(amqp_url: &str, name: &str) -> Option<lapin::Queue> {
         let connection = Connection::connect(amqp_url, ConnectionProperties::default())
             .await
             .ok()?;
@@ -49,7 +74,7 @@ impl TestBroker {
             .await
             .ok();
         let _ = connection.close(200, "probe done".into()).await;
-        queue.map(|queue| queue.message_count())
+        queue
     }
 
     /// Deletes queues outside tach's topology that a test made (a

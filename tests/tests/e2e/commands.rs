@@ -139,7 +139,7 @@ async fn replaying_rejected_messages_after_a_fix_stores_them() {
 }
 
 #[tokio::test]
-async fn pruning_drops_old_partitions_and_keeps_aggregates_and_dedup() {
+async fn pruning_drops_old_partitions_and_keeps_aggregates_dedup_and_usage() {
     let db = TestDatabase::create().await;
     let store = Store::new(db.pool.clone());
     // Real nova captures from January 2015: far past any retention.
@@ -148,6 +148,8 @@ async fn pruning_drops_old_partitions_and_keeps_aggregates_and_dedup() {
     let api = TestApi::new(db.pool.clone());
     let summary = api.ok("/stacky/summary/").await;
     assert_eq!(summary[1][0], "compute.instance.create");
+    let launches = db.json_rows("SELECT * FROM usage_launches").await;
+    assert_eq!(launches.as_array().map(Vec::len), Some(1));
 
     let dropped = prune::prune_once(&store, 90).await.unwrap();
     let dropped: Vec<(String, i64)> = dropped.into_iter().map(|d| (d.table, d.rows)).collect();
@@ -167,5 +169,34 @@ async fn pruning_drops_old_partitions_and_keeps_aggregates_and_dedup() {
     store_messages(&store, "region-1", ExchangeFamily::Nova, &old).await;
     assert_eq!(db.count("raw_events").await, 0);
     assert_eq!(api.ok("/stacky/summary/").await, summary);
+
+    // Today's audit of the instance re-derives its usage: the launch of
+    // 2015, whose events were pruned, is still there beside the new exists.
+    let mut exists = old
+        .iter()
+        .find(|m| m["event_type"] == "compute.instance.create.end")
+        .unwrap()
+        .clone();
+    let now = Utc::now();
+    exists["event_type"] = "compute.instance.exists".into();
+    exists["message_id"] = "a1b2c3d4-0000-4000-8000-000000000001".into();
+    exists["timestamp"] = now.format("%Y-%m-%d %H:%M:%S%.6f").to_string().into();
+    exists["payload"]["launched_at"] = "2015-01-22 01:01:39".into();
+    exists["payload"]["audit_period_beginning"] = "2026-01-01 00:00:00".into();
+    exists["payload"]["audit_period_ending"] = "2026-01-02 00:00:00".into();
+    store_messages(&store, "region-1", ExchangeFamily::Nova, &[exists]).await;
+    assert_eq!(db.count("raw_events").await, 1);
+    assert_eq!(db.json_rows("SELECT * FROM usage_launches").await, launches);
+    let audited = db
+        .json_rows("SELECT message_id, launched_at, audit_period_ending FROM usage_exists")
+        .await;
+    assert_eq!(
+        audited,
+        serde_json::json!([{
+            "message_id": "a1b2c3d4-0000-4000-8000-000000000001",
+            "launched_at": "2015-01-22T01:01:39+00:00",
+            "audit_period_ending": "2026-01-02T00:00:00+00:00",
+        }])
+    );
     db.drop_database().await;
 }

@@ -72,20 +72,10 @@ pub async fn start() -> (TestDatabase, TestBroker, TestIngest, Publisher) {
     (db, broker, ingest, publisher)
 }
 
-/// Waits until the queues are declared (the consumer is up), so nothing
-/// published before is routed nowhere.
+/// Waits until tach-ingest consumes (its queues are declared and bound), so
+/// nothing published after is routed nowhere.
 pub async fn wait_for_queues(broker: &TestBroker) {
-    let url = broker.amqp_url.clone();
-    let queue = format!("{}tach.events", broker.prefix);
-    harness::wait_until(
-        "tach-ingest to declare its queues",
-        Duration::from_secs(20),
-        || {
-            let (url, queue) = (url.clone(), queue.clone());
-            async move { TestBroker::queue_depth_at(&url, &queue).await.is_some() }
-        },
-    )
-    .await;
+    broker.wait_for_consumer("tach.events").await;
 }
 
 pub async fn wait_for_count(db: &TestDatabase, table: &str, expected: i64) {

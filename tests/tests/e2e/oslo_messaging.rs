@@ -10,7 +10,6 @@
 //! add a topic of their own for a consumer.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::json;
 use tach_ingest::config::BindingConfig;
@@ -133,19 +132,7 @@ async fn notifications_published_by_oslo_messaging_are_stored_and_derived() {
     })
     .collect();
     let ingest = TestIngest::start(&db.url, vec![deployment], harness::test_settings()).await;
-    let (url, last_queue) = (
-        broker.amqp_url.clone(),
-        format!("{prefix}tach.glance.error"),
-    );
-    harness::wait_until(
-        "tach-ingest to declare its queues",
-        Duration::from_secs(20),
-        || {
-            let (url, queue) = (url.clone(), last_queue.clone());
-            async move { TestBroker::queue_depth_at(&url, &queue).await.is_some() }
-        },
-    )
-    .await;
+    broker.wait_for_consumer("tach.glance.error").await;
 
     let output = tokio::process::Command::new(&python)
         .args(["-c", PUBLISHER, &transport_url(&broker.amqp_url), &prefix])

@@ -179,7 +179,7 @@ async fn a_lifecycle_over_http_reads_as_the_same_events_over_the_bus() {
         .await
         .unwrap();
     publisher.declare_exchanges().await.unwrap();
-    wait_for_queue(&broker).await;
+    broker.wait_for_consumer("tach.events").await;
     for row in &rows {
         let (event, body): (String, String) = (row.get("event"), row.get("body"));
         publisher
@@ -204,22 +204,6 @@ async fn a_lifecycle_over_http_reads_as_the_same_events_over_the_bus() {
     broker.delete_all().await;
     over_http.drop_database().await;
     over_bus.drop_database().await;
-}
-
-async fn wait_for_queue(broker: &TestBroker) {
-    let (url, queue) = (
-        broker.amqp_url.clone(),
-        format!("{}tach.events", broker.prefix),
-    );
-    harness::wait_until(
-        "tach-ingest to declare its queues",
-        Duration::from_secs(20),
-        || {
-            let (url, queue) = (url.clone(), queue.clone());
-            async move { TestBroker::queue_depth_at(&url, &queue).await.is_some() }
-        },
-    )
-    .await;
 }
 
 /// A tach-family message.
@@ -958,7 +942,7 @@ async fn a_generated_stream_reads_the_same_over_the_bus_and_in_any_order() {
         .await
         .unwrap();
     publisher.declare_exchanges().await.unwrap();
-    wait_for_queue(&broker).await;
+    broker.wait_for_consumer("tach.events").await;
     publisher.publish(&messages, None).await.unwrap();
 
     // The same stream stored directly, newest first, in batches of five.
