@@ -1,6 +1,6 @@
 //! `tach-ingest report` and the report schedule: StackTach's "summary for
 //! region" report of a period, stored for `stacky/reports` (hourly reports
-//! of each past hour, and a daily one of each past day).
+//! of each past hour, and a daily one of each past day, missing ones made up).
 
 use std::time::Duration;
 
@@ -60,10 +60,16 @@ fn period_end(start: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
     start + TimeDelta::hours(i64::from(hours)) - TimeDelta::seconds(1)
 }
 
-/// Every hour, a few minutes past, reports the hour before; after midnight
-/// also the day before. Failures are logged and retried next time.
+/// How far back the schedule makes up reports that are missing.
+const HOURLY_CATCH_UP: i64 = 24;
+const DAILY_CATCH_UP: i64 = 2;
+
+/// At start and then every hour, a few minutes past: stores each missing
+/// report of the past hours and days ([`catch_up`]), so an hour tach-ingest
+/// was down, or a run that failed, is made up at the next run.
 pub async fn schedule(pool: PgPool, shutdown: CancellationToken) {
     loop {
+        catch_up(&pool, Utc::now()).await;
         let now = Utc::now();
         let this_hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
         let next_run = this_hour + TimeDelta::hours(1) + TimeDelta::minutes(5);
@@ -72,18 +78,44 @@ pub async fn schedule(pool: PgPool, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let hour = next_run
-            .duration_trunc(TimeDelta::hours(1))
-            .unwrap_or(next_run)
-            - TimeDelta::hours(1);
-        store_scheduled(&pool, hour, 1).await;
-        if hour.format("%H").to_string() == "23" {
-            store_scheduled(&pool, hour - TimeDelta::hours(23), 24).await;
-        }
     }
 }
 
-async fn store_scheduled(pool: &PgPool, start: DateTime<Utc>, hours: u32) {
+/// Stores the hourly reports of the last day's complete hours and the daily
+/// reports of the last two complete days that are not stored yet; returns
+/// how many it stored.
+pub async fn catch_up(pool: &PgPool, now: DateTime<Utc>) -> usize {
+    let this_hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+    let today = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
+    let hourly = (1..=HOURLY_CATCH_UP).map(|back| (this_hour - TimeDelta::hours(back), 1));
+    let daily = (1..=DAILY_CATCH_UP).map(|back| (today - TimeDelta::days(back), 24));
+    let mut stored = 0;
+    for (start, hours) in hourly.chain(daily) {
+        match is_stored(pool, start, hours).await {
+            Ok(true) => {}
+            Ok(false) => stored += usize::from(store_scheduled(pool, start, hours).await),
+            Err(error) => {
+                tracing::warn!(error = %error, "reading the stored reports failed");
+                return stored;
+            }
+        }
+    }
+    stored
+}
+
+async fn is_stored(pool: &PgPool, start: DateTime<Utc>, hours: u32) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM reports WHERE name = $1 AND period_start = $2 AND period_end = $3)",
+    )
+    .bind(format!("{}all", tach_schema::report::NAME_PREFIX))
+    .bind(start)
+    .bind(period_end(start, hours))
+    .fetch_one(pool)
+    .await
+}
+
+/// Stores one scheduled report; true when it did.
+async fn store_scheduled(pool: &PgPool, start: DateTime<Utc>, hours: u32) -> bool {
     let end = period_end(start, hours);
     match generate_summary(
         pool,
@@ -96,11 +128,13 @@ async fn store_scheduled(pool: &PgPool, start: DateTime<Utc>, hours: u32) {
     .await
     {
         Ok(Some(id)) => {
-            tracing::info!(report_id = id, hours, start = %start, "stored scheduled report")
+            tracing::info!(report_id = id, hours, start = %start, "stored scheduled report");
+            true
         }
-        Ok(None) => {}
+        Ok(None) => false,
         Err(error) => {
-            tracing::warn!(error = %error, hours, start = %start, "scheduled report failed")
+            tracing::warn!(error = %error, hours, start = %start, "scheduled report failed");
+            false
         }
     }
 }

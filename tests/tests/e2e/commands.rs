@@ -3,9 +3,10 @@
 //! `prune` of old raw partitions without touching aggregates.
 
 use chrono::Utc;
+use serde_json::json;
 use tach_ingest::batch::{self, Destination, Received};
-use tach_ingest::commands::{prune, replay};
-use tach_ingest::config::ReplayArgs;
+use tach_ingest::commands::{prune, replay, report};
+use tach_ingest::config::{ReplayArgs, ReportArgs};
 use tach_ingest::DeploymentConfig;
 use tach_schema::{ExchangeFamily, Store};
 use tach_tests::gen::{generate, Scenario};
@@ -197,6 +198,103 @@ async fn pruning_drops_old_partitions_and_keeps_aggregates_dedup_and_usage() {
             "launched_at": "2015-01-22T01:01:39+00:00",
             "audit_period_ending": "2026-01-02T00:00:00+00:00",
         }])
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_report_schedule_makes_up_missing_reports() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    store.deployment_id("region-1").await.unwrap();
+    let now: chrono::DateTime<Utc> = "2026-03-04T05:06:07Z".parse().unwrap();
+    // The last day's 24 complete hours and the 2 complete days before today.
+    assert_eq!(report::catch_up(&db.pool, now).await, 26);
+    let periods = "SELECT to_char(period_start, 'MM-DD HH24:MI') AS start,
+                          extract(epoch FROM period_end - period_start)::int AS seconds
+                   FROM reports ORDER BY period_end - period_start DESC, period_start";
+    let stored = db.json_rows(periods).await;
+    let stored = stored.as_array().unwrap();
+    assert_eq!(stored.len(), 26);
+    assert_eq!(
+        (&stored[0], &stored[1], &stored[2], &stored[25]),
+        (
+            &json!({"start": "03-02 00:00", "seconds": 86399}),
+            &json!({"start": "03-03 00:00", "seconds": 86399}),
+            &json!({"start": "03-03 05:00", "seconds": 3599}),
+            &json!({"start": "03-04 04:00", "seconds": 3599}),
+        )
+    );
+    assert_eq!(report::catch_up(&db.pool, now).await, 0, "nothing missing");
+
+    // A report lost (or never made while tach-ingest was down) is made up.
+    sqlx::query("DELETE FROM reports WHERE period_start = '2026-03-04 02:00:00+00'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(report::catch_up(&db.pool, now).await, 1);
+    // An hour later, only the hour that just ended is new.
+    let later = now + chrono::TimeDelta::hours(1);
+    assert_eq!(report::catch_up(&db.pool, later).await, 1);
+    assert_eq!(db.count("reports").await, 27);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_report_command_stores_the_period_percentile_and_region_asked_for() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    let old = read_sample("nova-legacy/nova-legacy-create-sequence.json");
+    store_messages(&store, "region-1", ExchangeFamily::Nova, &old).await;
+    store.deployment_id("elsewhere").await.unwrap();
+    let args = ReportArgs {
+        start: Some("2015-01-22".into()),
+        hours: 6,
+        percentile: 90,
+        region: Some("REGION".into()),
+        too_long_secs: 600,
+    };
+    report::report(&db.url, &args).await.unwrap();
+    let body = db
+        .json_rows("SELECT name, period_start, period_end, body FROM reports")
+        .await;
+    assert_eq!(
+        (
+            &body[0]["name"],
+            &body[0]["period_start"],
+            &body[0]["period_end"]
+        ),
+        (
+            &json!("summary for region: REGION"),
+            &json!("2015-01-22T00:00:00+00:00"),
+            &json!("2015-01-22T05:59:59+00:00")
+        )
+    );
+    let report = &body[0]["body"];
+    assert_eq!(
+        (
+            &report[0]["percentile"],
+            &report[0]["hours"],
+            &report[0]["cells"]
+        ),
+        (&json!(90), &json!(6), &json!(["region-1"]))
+    );
+    // The create request ran 1:01:39 (over 10 minutes: too long), on a base Linux image.
+    assert_eq!(
+        report[2],
+        json!([
+            "create", "base", "linux", "1:01:39s", "1:01:39s", "1:01:39s", "1:01:39s", 1, 0, 0.0,
+            0, 0.0, 1, 1.0, 0, 0.0
+        ])
+    );
+    let nowhere = ReportArgs {
+        region: Some("nowhere".into()),
+        ..args
+    };
+    let error = report::report(&db.url, &nowhere).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no deployment matches region \"nowhere\""
     );
     db.drop_database().await;
 }
