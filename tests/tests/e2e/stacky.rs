@@ -625,3 +625,119 @@ async fn reports_are_generated_stored_and_listed() {
     );
     loaded.db.drop_database().await;
 }
+
+/// The glance event table (API.md §1).
+const GLANCE_HEADER: [&str; 7] = ["#", "?", "When", "Deployment", "Event", "Host", "Status"];
+
+#[tokio::test]
+async fn glance_events_by_image_owner_and_id() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    // glance 33.0.0's own notifications of one image's life and a failed upload.
+    let files = [
+        "create",
+        "prepare",
+        "upload",
+        "activate",
+        "update",
+        "send",
+        "prepare-before-failed-upload",
+        "upload-error",
+        "delete",
+    ];
+    let messages: Vec<Value> = files
+        .iter()
+        .map(|name| read_sample(&format!("glance/glance-33.0.0-image.{name}.json")).remove(0))
+        .collect();
+    store_messages(&store, "region-1", ExchangeFamily::Glance, &messages).await;
+    let api = TestApi::new(db.pool.clone());
+    let image = "8d4bd2b4-6d6c-4d93-9f3e-4a1f9f2d1a10";
+    let owner = "c9d3a1b2e3f44e5f8a7b6c5d4e3f2a1b";
+
+    let mut rows = Vec::new();
+    for message in &messages {
+        let id = id_of(&db, message["message_id"].as_str().unwrap()).await;
+        let payload = &message["payload"];
+        let error = if message["priority"] == "ERROR" {
+            "E"
+        } else {
+            " "
+        };
+        let row = json!([
+            id,
+            error,
+            message["timestamp"],
+            "region-1",
+            message["event_type"],
+            "localhost",
+            payload["status"]
+        ]);
+        rows.push((payload["id"].clone(), payload["owner"].clone(), row));
+    }
+    let of_image: Vec<Value> = rows
+        .iter()
+        .filter(|(id, _, _)| id == image)
+        .map(|(_, _, row)| row.clone())
+        .collect();
+    assert_eq!(of_image.len(), 6);
+    let mut expected = vec![json!(GLANCE_HEADER)];
+    expected.extend(of_image);
+    assert_eq!(
+        api.ok(&format!("/stacky/uuid/?uuid={image}&service=glance"))
+            .await,
+        Value::Array(expected)
+    );
+
+    // By owner, newest first: every event but the id-less send and the string-payload error.
+    let mut expected = vec![json!(GLANCE_HEADER)];
+    expected.extend(
+        rows.iter()
+            .rev()
+            .filter(|(_, row_owner, _)| row_owner == owner)
+            .map(|(_, _, row)| row.clone()),
+    );
+    assert_eq!(expected.len(), 1 + 7);
+    assert_eq!(
+        api.ok(&format!(
+            "/stacky/search/?service=glance&field=owner&value={owner}"
+        ))
+        .await,
+        Value::Array(expected)
+    );
+    let (status, body) = api
+        .get("/stacky/search/?service=glance&field=tenant&value=x")
+        .await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            400,
+            json!([["Error", "Message"], ["Bad Request", "unknown field \"tenant\"; use one of uuid, request_id, event, host, service, publisher, status, owner, routing_key, message_id"]])
+        )
+    );
+
+    let activate = &messages[3];
+    let id = id_of(&db, activate["message_id"].as_str().unwrap()).await;
+    let pretty = serde_json::to_string_pretty(&json!(["notifications.info", activate])).unwrap();
+    assert_eq!(
+        api.ok(&format!("/stacky/show/{id}/?service=glance")).await,
+        json!([
+            [
+                ["Key", "Value"],
+                ["#", id],
+                ["When", "2026-11-22 22:10:29.143554"],
+                ["Deployment", "region-1"],
+                ["Category", "notifications.info"],
+                ["Publisher", "image.localhost"],
+                ["Status", "active"],
+                ["Event", "image.activate"],
+                ["Service", "image"],
+                ["Host", "localhost"],
+                ["UUID", image],
+                ["Req ID", null]
+            ],
+            pretty,
+            image
+        ])
+    );
+    db.drop_database().await;
+}
