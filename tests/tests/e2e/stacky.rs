@@ -741,3 +741,52 @@ async fn glance_events_by_image_owner_and_id() {
     );
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_limit_over_the_hard_limit_is_clamped_to_1000() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    let update = read_sample("nova-legacy/nova-legacy-create-sequence.json").remove(0);
+    // A fraction that is never zero, so every `When` prints it.
+    let base = (Utc::now() - TimeDelta::hours(2))
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap()
+        + TimeDelta::microseconds(123_456);
+    let updates: Vec<Value> = (0..1_005)
+        .map(|n| {
+            let mut message = update.clone();
+            message["message_id"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
+            let when = base + TimeDelta::seconds(n);
+            message["timestamp"] = json!(when.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+            message
+        })
+        .collect();
+    store_messages(&store, "region-1", ExchangeFamily::Nova, &updates).await;
+    let api = TestApi::new(db.pool.clone());
+    let rows = |body: Value| body.as_array().unwrap().len() - 1;
+    for (query, expected) in [
+        ("", 50),
+        ("&limit=7", 7),
+        ("&limit=1000", 1000),
+        ("&limit=100000", 1000),
+    ] {
+        let body = api
+            .ok(&format!("/stacky/uuid/?uuid={CREATED}{query}"))
+            .await;
+        assert_eq!(rows(body), expected, "{query}");
+    }
+    // The clamped page is the first 1,000, oldest first; the offset reaches the rest.
+    let page = api
+        .ok(&format!(
+            "/stacky/uuid/?uuid={CREATED}&limit=5000&offset=1000"
+        ))
+        .await;
+    assert_eq!(rows(page.clone()), 5);
+    assert_eq!(
+        page[5][2],
+        json!((base + TimeDelta::seconds(1_004))
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string())
+    );
+    db.drop_database().await;
+}
