@@ -6,6 +6,7 @@ mod api;
 mod broker;
 mod database;
 mod proxy;
+pub mod python;
 pub mod samples;
 mod services;
 

@@ -9,12 +9,12 @@
 //! `<prefix>notifications` and binds tach to it, as operators do when they
 //! add a topic of their own for a consumer.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tach_ingest::config::BindingConfig;
 use tach_schema::ExchangeFamily;
-use tach_tests::harness::{self, TestBroker, TestDatabase, TestIngest};
+use tach_tests::harness::{self, python, TestBroker, TestDatabase, TestIngest};
 
 use crate::ingest::wait_for_count;
 
@@ -67,31 +67,9 @@ glance.error({}, "image.upload", "Image storage media is full")
 /// A virtualenv with oslo.messaging, prepared once per machine; `Err` says
 /// why pip could not provide it.
 fn oslo_python() -> Result<PathBuf, String> {
-    let root = std::env::temp_dir().join("tach-oslo.messaging-18.3.1");
-    let python = root.join("venv/bin/python");
-    let ready = root.join("ready");
-    if !ready.exists() {
-        let venv = root.join("venv").to_string_lossy().into_owned();
-        run(Path::new("python3"), &["-m", "venv", &venv])?;
-        run(&python, &["-m", "pip", "install", "-q", OSLO_MESSAGING])?;
-        std::fs::write(&ready, "").map_err(|error| error.to_string())?;
-    }
-    Ok(python)
-}
-
-fn run(program: &Path, args: &[&str]) -> Result<(), String> {
-    let output = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|error| format!("{}: {error}", program.display()))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} {args:?} failed: {}",
-        program.display(),
-        String::from_utf8_lossy(&output.stderr)
-    ))
+    python::virtualenv("tach-oslo.messaging-18.3.1", &[OSLO_MESSAGING], |_, _| {
+        Ok(())
+    })
 }
 
 /// oslo's transport URL for the test broker: scheme `rabbit`, and the default
@@ -155,54 +133,48 @@ async fn notifications_published_by_oslo_messaging_are_stored_and_derived() {
              FROM raw_events ORDER BY \"when\", id",
         )
         .await;
-    let row = |family: &str, routing_key: &str, event: &str, publisher: &str| {
-        let service = publisher.split('.').next().unwrap();
-        json!({
+    // One stored row: the delivery's columns, then what was derived from the body.
+    let row = |family: &str, routing_key: &str, event: &str, derived: Value| {
+        let publisher = if family == "nova" {
+            "compute.oslo-host"
+        } else {
+            "image.oslo-host"
+        };
+        let mut row = json!({
             "family": family, "exchange": format!("{prefix}{family}"),
             "routing_key": format!("{topic}.{routing_key}"), "is_error": routing_key == "error",
-            "event": event, "publisher": publisher, "service": service, "host": "oslo-host",
-        })
+            "event": event, "publisher": publisher,
+            "service": publisher.split('.').next().unwrap(), "host": "oslo-host",
+        });
+        if let (Some(row), Value::Object(derived)) = (row.as_object_mut(), derived) {
+            row.extend(derived);
+        }
+        row
     };
     let nova = |routing_key: &str, event: &str, state: &str| {
-        let mut row = row("nova", routing_key, event, "compute.oslo-host");
-        let fields = json!({
+        let derived = json!({
             "instance": instance, "request_id": request, "tenant": "tenant-oslo",
             "state": state, "image_uuid": null, "image_type": 0x1 | 0x10 | 0x100,
         });
-        row.as_object_mut()
-            .unwrap()
-            .extend(fields.as_object().unwrap().clone());
-        row
+        row("nova", routing_key, event, derived)
     };
-    let mut activate = row("glance", "info", "image.activate", "image.oslo-host");
-    activate.as_object_mut().unwrap().extend(
-        json!({
-            "instance": null, "request_id": null, "tenant": "tenant-oslo", "state": null,
-            "image_uuid": "6c5b4a39-2817-4f6e-9d8c-7b6a5f4e3d2c", "image_type": 0x1,
-        })
-        .as_object()
-        .unwrap()
-        .clone(),
-    );
+    let activate = json!({
+        "instance": null, "request_id": null, "tenant": "tenant-oslo", "state": null,
+        "image_uuid": "6c5b4a39-2817-4f6e-9d8c-7b6a5f4e3d2c", "image_type": 0x1,
+    });
     // Glance's upload error carries a string payload: stored, nothing derived.
-    let mut upload_error = row("glance", "error", "image.upload", "image.oslo-host");
-    upload_error.as_object_mut().unwrap().extend(
-        json!({
-            "instance": null, "request_id": null, "tenant": null, "state": null,
-            "image_uuid": null, "image_type": null,
-        })
-        .as_object()
-        .unwrap()
-        .clone(),
-    );
+    let nothing = json!({
+        "instance": null, "request_id": null, "tenant": null, "state": null,
+        "image_uuid": null, "image_type": null,
+    });
     assert_eq!(
         stored,
         json!([
             nova("info", "compute.instance.create.start", "building"),
             nova("info", "compute.instance.create.end", "active"),
             nova("error", "compute.instance.resize.prep.error", "building"),
-            activate,
-            upload_error,
+            row("glance", "info", "image.activate", activate),
+            row("glance", "error", "image.upload", nothing),
         ])
     );
     assert_eq!(db.count("rejected_messages").await, 0);

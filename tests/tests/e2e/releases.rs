@@ -13,7 +13,7 @@ use sqlx::Row;
 use tach_schema::{ExchangeFamily, Store};
 use tach_tests::gen::{generate, Scenario};
 use tach_tests::harness::samples::{read_sample, store_messages};
-use tach_tests::harness::{self, TestApi, TestBroker, TestDatabase, TestIngest};
+use tach_tests::harness::{self, python, TestApi, TestBroker, TestDatabase, TestIngest};
 use tach_tests::publish::Publisher;
 
 /// POSTs and asserts the status; returns the body.
@@ -780,68 +780,32 @@ const ORLOCLIENT_STUBS: [(&str, &str); 5] = [
     ),
 ];
 
-fn run(program: &std::path::Path, args: &[&str]) -> Result<(), String> {
-    let output = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|error| format!("{}: {error}", program.display()))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} {args:?} failed: {}",
-        program.display(),
-        String::from_utf8_lossy(&output.stderr)
-    ))
-}
-
 /// A virtualenv with orloclient, its sdist unpacked, and the stubs; `Err`
 /// says why pip could not provide them.
 fn orloclient() -> Result<Orloclient, String> {
-    let root = std::env::temp_dir().join("tach-orloclient-0.4.5");
-    let venv = root.join("venv");
-    let python = venv.join("bin/python");
-    let sdist = root.join("sdist");
-    let ready = root.join("ready");
-    if !ready.exists() {
-        let venv_text = venv.to_string_lossy().into_owned();
-        run(std::path::Path::new("python3"), &["-m", "venv", &venv_text])?;
-        run(
-            &python,
-            &[
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "orloclient==0.4.5",
-                "six",
-                "arrow<1",
-            ],
-        )?;
-        let sdist_text = sdist.to_string_lossy().into_owned();
-        run(
-            &python,
-            &[
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "orloclient==0.4.5",
-                "-d",
-                &sdist_text,
-            ],
-        )?;
+    let name = "tach-orloclient-0.4.5";
+    let unpack_sdist = |python: &std::path::Path, root: &std::path::Path| {
+        let sdist = root.join("sdist").to_string_lossy().into_owned();
+        let download = [
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "orloclient==0.4.5",
+            "-d",
+            &sdist,
+        ];
+        python::run(python, &download)?;
         let unpack = "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])";
-        let archive = sdist
-            .join("orloclient-0.4.5.tar.gz")
-            .to_string_lossy()
-            .into_owned();
-        run(&python, &["-c", unpack, &archive, &sdist_text])?;
-        std::fs::write(&ready, "").map_err(|error| error.to_string())?;
-    }
+        let archive = format!("{sdist}/orloclient-0.4.5.tar.gz");
+        python::run(python, &["-c", unpack, &archive, &sdist])
+    };
+    let python = python::virtualenv(name, &["orloclient==0.4.5", "six", "arrow<1"], unpack_sdist)?;
+    let root = std::env::temp_dir().join(name);
+    let sdist = root.join("sdist");
     let stubs = root.join("stubs");
     for (path, text) in ORLOCLIENT_STUBS {
         let path = stubs.join(path);
