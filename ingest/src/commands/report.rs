@@ -2,6 +2,7 @@
 //! region" report of a period, stored for `stacky/reports` (hourly reports
 //! of each past hour, and a daily one of each past day, missing ones made up).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -89,29 +90,37 @@ pub async fn catch_up(pool: &PgPool, now: DateTime<Utc>) -> usize {
     let today = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
     let hourly = (1..=HOURLY_CATCH_UP).map(|back| (this_hour - TimeDelta::hours(back), 1));
     let daily = (1..=DAILY_CATCH_UP).map(|back| (today - TimeDelta::days(back), 24));
+    let earliest = (this_hour - TimeDelta::hours(HOURLY_CATCH_UP))
+        .min(today - TimeDelta::days(DAILY_CATCH_UP));
+    let present = match stored_periods(pool, earliest).await {
+        Ok(present) => present,
+        Err(error) => {
+            tracing::warn!(error = %error, "reading the stored reports failed");
+            return 0;
+        }
+    };
     let mut stored = 0;
     for (start, hours) in hourly.chain(daily) {
-        match is_stored(pool, start, hours).await {
-            Ok(true) => {}
-            Ok(false) => stored += usize::from(store_scheduled(pool, start, hours).await),
-            Err(error) => {
-                tracing::warn!(error = %error, "reading the stored reports failed");
-                return stored;
-            }
+        if !present.contains(&(start, period_end(start, hours))) {
+            stored += usize::from(store_scheduled(pool, start, hours).await);
         }
     }
     stored
 }
 
-async fn is_stored(pool: &PgPool, start: DateTime<Utc>, hours: u32) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM reports WHERE name = $1 AND period_start = $2 AND period_end = $3)",
+/// The periods of the scheduled reports stored that start at `earliest` or later.
+async fn stored_periods(
+    pool: &PgPool,
+    earliest: DateTime<Utc>,
+) -> Result<HashSet<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    let periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT period_start, period_end FROM reports WHERE name = $1 AND period_start >= $2",
     )
     .bind(format!("{}all", tach_schema::report::NAME_PREFIX))
-    .bind(start)
-    .bind(period_end(start, hours))
-    .fetch_one(pool)
-    .await
+    .bind(earliest)
+    .fetch_all(pool)
+    .await?;
+    Ok(periods.into_iter().collect())
 }
 
 /// Stores one scheduled report; true when it did.
