@@ -55,9 +55,16 @@ impl Default for PoolSettings {
 pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, DatabaseError> {
     // Sessions run in UTC: every time tach stores or prints is UTC, and SQL
     // that renders or truncates a timestamptz must not follow the server's zone.
+    // No parallel workers: every statement tach runs reads a bounded number
+    // of rows through an index, and a parallel plan only ever appeared where
+    // the planner misjudged a partition still filling (it then scanned it on
+    // every batch, with workers that compete with the writers for the cores).
     let options = PgConnectOptions::from_str(url)
         .map_err(DatabaseError::BadUrl)?
-        .options([("timezone", "UTC")]);
+        .options([
+            ("timezone", "UTC"),
+            ("max_parallel_workers_per_gather", "0"),
+        ]);
     create_database_if_missing(&options).await?;
     PgPoolOptions::new()
         .max_connections(settings.max_connections)

@@ -1,15 +1,23 @@
 //! Nova usage as StackTach kept it (API.md §1 "Usage"): launches per
-//! (instance, request), deletes, and exists records — a pure function of an
-//! instance's lifecycle events, applied in time order, so the result does
-//! not depend on the order they arrived in.
+//! (instance, request) and deletes — a pure function of an instance's
+//! lifecycle events, applied in time order, so the result does not depend on
+//! the order they arrived in — and exists records, each a function of its
+//! own `compute.instance.exists` alone.
+//!
+//! The split keeps re-derivation bounded (DESIGN.md, "Bounded keys"): nova
+//! audits every instance each period, so an instance's exists events grow
+//! with its age, while its lifecycle events grow only with what is done to it.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::timestamp;
 
-/// Event types that feed usage; only these are read for it.
-pub const USAGE_EVENTS: [&str; 13] = [
+/// The audit notification: one exists record each, written once.
+pub const EXISTS_EVENT: &str = "compute.instance.exists";
+
+/// Event types an instance's launches and deletes are derived from.
+pub const LIFECYCLE_EVENTS: [&str; 12] = [
     "compute.instance.create.start",
     "compute.instance.create.end",
     "compute.instance.rebuild.start",
@@ -22,12 +30,11 @@ pub const USAGE_EVENTS: [&str; 13] = [
     "compute.instance.finish_resize.start",
     "compute.instance.finish_resize.end",
     "compute.instance.delete.end",
-    "compute.instance.exists",
 ];
 
-/// True for an event whose arrival can change an instance's usage.
-pub fn feeds_usage(event_type: &str) -> bool {
-    USAGE_EVENTS.contains(&event_type)
+/// True for an event whose arrival can change an instance's launches or deletes.
+pub fn is_lifecycle(event_type: &str) -> bool {
+    LIFECYCLE_EVENTS.contains(&event_type)
 }
 
 /// The payload fields usage reads; only these are kept for it.
@@ -132,18 +139,17 @@ pub struct Exists {
     pub bandwidth_public_out: i64,
 }
 
-/// An instance's usage rows.
+/// An instance's launch and delete rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Launches, by request id.
     pub launches: Vec<Launch>,
     /// Deletes, by launched_at.
     pub deletes: Vec<Delete>,
-    /// Exists records, by message id.
-    pub exists: Vec<Exists>,
 }
 
-/// Derives an instance's usage from its lifecycle events (any order).
+/// Derives an instance's launches and deletes from its lifecycle events
+/// (any order; other event types are ignored).
 pub fn derive(events: &[LifecycleEvent]) -> Usage {
     let mut ordered: Vec<&LifecycleEvent> = events.iter().collect();
     ordered.sort_by(|a, b| (a.when, &a.message_id).cmp(&(b.when, &b.message_id)));
@@ -152,7 +158,6 @@ pub fn derive(events: &[LifecycleEvent]) -> Usage {
         let short = event.event_type.trim_start_matches("compute.instance.");
         match short {
             "delete.end" => add_delete(&mut usage, event),
-            "exists" => add_exists(&mut usage, event),
             _ => apply_launch_rule(&mut usage, short, event),
         }
     }
@@ -160,7 +165,6 @@ pub fn derive(events: &[LifecycleEvent]) -> Usage {
         .launches
         .sort_by(|a, b| a.request_id.cmp(&b.request_id));
     usage.deletes.sort_by_key(|delete| delete.launched_at);
-    usage.exists.sort_by(|a, b| a.message_id.cmp(&b.message_id));
     usage
 }
 
@@ -249,10 +253,10 @@ fn add_delete(usage: &mut Usage, event: &LifecycleEvent) {
     }
 }
 
-fn add_exists(usage: &mut Usage, event: &LifecycleEvent) {
-    let Some(launched_at) = event.time("launched_at") else {
-        return;
-    };
+/// The exists record of one `compute.instance.exists` (none without a
+/// readable `launched_at`, as StackTach kept none).
+pub fn exists_of(event: &LifecycleEvent) -> Option<Exists> {
+    let launched_at = event.time("launched_at")?;
     let bandwidth_public_out = event
         .payload
         .get("bandwidth")
@@ -260,7 +264,7 @@ fn add_exists(usage: &mut Usage, event: &LifecycleEvent) {
         .and_then(|public| public.get("bw_out"))
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    usage.exists.push(Exists {
+    Some(Exists {
         message_id: event.message_id.clone(),
         launched_at,
         deleted_at: event.time("deleted_at"),
@@ -270,7 +274,7 @@ fn add_exists(usage: &mut Usage, event: &LifecycleEvent) {
         audit_period_ending: event.time("audit_period_ending"),
         tenant: event.tenant.clone(),
         bandwidth_public_out,
-    });
+    })
 }
 
 #[cfg(test)]
@@ -341,14 +345,55 @@ mod tests {
                 deleted_at: Some(launched + chrono::TimeDelta::seconds(60))
             }]
         );
-        assert_eq!(expected.exists.len(), 1);
-        assert_eq!(expected.exists[0].bandwidth_public_out, 0);
         for rotation in 0..events.len() {
             let mut order = events.clone();
             order.rotate_left(rotation);
             order.reverse();
             assert_eq!(derive(&order), expected);
         }
+    }
+
+    #[test]
+    fn an_exists_record_comes_from_its_own_event() {
+        let events = lifecycle();
+        let launched = Utc.with_ymd_and_hms(2014, 5, 13, 16, 54, 20).unwrap();
+        assert_eq!(
+            exists_of(&events[2]),
+            Some(Exists {
+                message_id: "m03".into(),
+                launched_at: launched,
+                deleted_at: None,
+                instance_type_id: Some("2".into()),
+                instance_flavor_id: None,
+                audit_period_beginning: None,
+                audit_period_ending: None,
+                tenant: Some("t".into()),
+                bandwidth_public_out: 0,
+            })
+        );
+        let with_bandwidth = event(
+            5,
+            "exists",
+            100,
+            json!({"launched_at": "2014-05-13 16:54:20", "bandwidth": {"public": {"bw_in": 1, "bw_out": 42}}}),
+        );
+        assert_eq!(
+            exists_of(&with_bandwidth).map(|e| e.bandwidth_public_out),
+            Some(42)
+        );
+        let unlaunched = event(6, "exists", 100, json!({"launched_at": ""}));
+        assert_eq!(exists_of(&unlaunched), None);
+    }
+
+    #[test]
+    fn exists_events_change_no_launch_or_delete() {
+        let events = lifecycle();
+        let without_exists: Vec<LifecycleEvent> = events
+            .iter()
+            .filter(|event| event.event_type != EXISTS_EVENT)
+            .cloned()
+            .collect();
+        assert_eq!(derive(&events), derive(&without_exists));
     }
 
     #[test]

@@ -19,17 +19,23 @@ use crate::event::{Event, Family};
 
 use super::locks::{lock_id, lock_sorted};
 
-/// Re-derives the crash and product rows the new events touch.
-pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(), sqlx::Error> {
+/// Re-derives the crash and product rows the new events (with their raw
+/// event ids) touch.
+pub async fn rederive(
+    tx: &mut PgConnection,
+    new_events: &[(i64, &Event)],
+) -> Result<(), sqlx::Error> {
     let reports = newest_per_key(
         new_events
             .iter()
-            .filter(|event| event.family == Family::Crash)
-            .filter_map(|event| {
+            .filter(|(_, event)| event.family == Family::Crash)
+            .filter_map(|&(event_id, event)| {
                 let report = CrashReport::from_event(event)?;
-                Some((report.uuid.clone(), Source::of(event), report))
+                Some((report.uuid.clone(), Source::of(event), (event_id, report)))
             }),
     );
+    let new_events: Vec<&Event> = new_events.iter().map(|(_, event)| *event).collect();
+    let new_events = new_events.as_slice();
     let deltas = replace_reports(tx, reports).await?;
     upsert_versions(tx, new_events).await?;
     upsert_builds(tx, new_events).await?;
@@ -86,7 +92,7 @@ async fn stored_reports(
 /// Stores the candidates newer than what is stored; returns the aggregate changes.
 async fn replace_reports(
     tx: &mut PgConnection,
-    candidates: std::collections::BTreeMap<String, (Source, CrashReport)>,
+    candidates: std::collections::BTreeMap<String, (Source, (i64, CrashReport))>,
 ) -> Result<SignatureDeltas, sqlx::Error> {
     let mut deltas = SignatureDeltas::default();
     if candidates.is_empty() {
@@ -96,8 +102,8 @@ async fn replace_reports(
     lock_uuids(tx, &uuids).await?;
     let stored = stored_reports(tx, &uuids).await?;
     let mut replaced: Vec<&str> = Vec::new();
-    let mut winners: Vec<(&Source, &CrashReport)> = Vec::new();
-    for (uuid, (source, report)) in &candidates {
+    let mut winners: Vec<(&Source, i64, &CrashReport)> = Vec::new();
+    for (uuid, (source, (event_id, report))) in &candidates {
         match stored.get(uuid) {
             Some(old) if old.source >= *source => continue,
             Some(old) => {
@@ -107,7 +113,7 @@ async fn replace_reports(
             None => {}
         }
         deltas.add(&report.facts(), 1);
-        winners.push((source, report));
+        winners.push((source, *event_id, report));
     }
     if !replaced.is_empty() {
         // Extensions go with their report (ON DELETE CASCADE).
@@ -118,27 +124,6 @@ async fn replace_reports(
     }
     insert_reports(tx, &winners).await?;
     Ok(deltas)
-}
-
-/// The raw event ids of the winning messages (`report_id` of `/extensions`).
-async fn event_ids(
-    tx: &mut PgConnection,
-    winners: &[(&Source, &CrashReport)],
-) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
-    let uuids: Vec<&str> = winners.iter().map(|(_, r)| r.uuid.as_str()).collect();
-    let message_ids: Vec<&str> = winners.iter().map(|(s, _)| s.message_id.as_str()).collect();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT key.uuid, min(raw.id)
-         FROM unnest($1::text[], $2::text[]) AS key (uuid, message_id)
-         JOIN raw_events raw
-           ON raw.instance = key.uuid AND raw.message_id = key.message_id AND raw.family = 'crash'
-         GROUP BY key.uuid",
-    )
-    .bind(&uuids)
-    .bind(&message_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    Ok(rows.into_iter().collect())
 }
 
 fn report_row(source: &Source, report: &CrashReport, event_id: i64) -> Value {
@@ -159,24 +144,23 @@ fn report_row(source: &Source, report: &CrashReport, event_id: i64) -> Value {
     })
 }
 
+/// Inserts the winning reports. A winner is always a message of this batch
+/// (a stored message never beats itself), so its raw event id — the
+/// `report_id` of `/extensions` — is the one the batch just claimed.
 async fn insert_reports(
     tx: &mut PgConnection,
-    winners: &[(&Source, &CrashReport)],
+    winners: &[(&Source, i64, &CrashReport)],
 ) -> Result<(), sqlx::Error> {
     if winners.is_empty() {
         return Ok(());
     }
-    let ids = event_ids(tx, winners).await?;
     let rows: Vec<Value> = winners
         .iter()
-        .map(|(source, report)| {
-            let event_id = ids.get(&report.uuid).copied().unwrap_or_default();
-            report_row(source, report, event_id)
-        })
+        .map(|(source, event_id, report)| report_row(source, report, *event_id))
         .collect();
     let extensions: Vec<Value> = winners
         .iter()
-        .flat_map(|(_, report)| {
+        .flat_map(|(_, _, report)| {
             report.addons.iter().map(|addon| {
                 json!({"uuid": report.uuid, "extension_key": addon.position,
                        "extension_id": addon.id, "extension_version": addon.version})

@@ -40,7 +40,8 @@ impl Touched {
                     request_id: event.request_id.clone().unwrap_or_default(),
                 });
             }
-            if let (true, Some(instance)) = (usage::feeds_usage(&event.event_type), &event.instance)
+            if let (true, Some(instance)) =
+                (usage::is_lifecycle(&event.event_type), &event.instance)
             {
                 touched.usage_instances.insert(instance.clone());
             }
@@ -103,9 +104,10 @@ pub async fn rederive(tx: &mut PgConnection, touched: &Touched) -> Result<Derive
 /// keys above: one global lock order, so workers never deadlock.
 pub async fn rederive_families(
     tx: &mut PgConnection,
-    new_events: &[&Event],
+    new_events: &[(i64, &Event)],
 ) -> Result<(), sqlx::Error> {
     super::crashes::rederive(tx, new_events).await?;
-    super::releases::rederive(tx, new_events).await?;
+    let new_events: Vec<&Event> = new_events.iter().map(|(_, event)| *event).collect();
+    super::releases::rederive(tx, &new_events).await?;
     Ok(())
 }

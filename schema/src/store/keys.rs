@@ -1,5 +1,6 @@
 //! Dedup: claiming (deployment, message_id) in the key table. Only the claims
-//! that succeed are new events; everything else is a duplicate.
+//! that succeed are new events; everything else is a duplicate. The table
+//! holds the MD5 of each message id, not the id (migration 0009 says why).
 
 use std::collections::HashMap;
 
@@ -8,9 +9,10 @@ use sqlx::{PgConnection, Row};
 use crate::event::Event;
 
 /// Claims the batch's message ids and returns, per event, the new event id
-/// or None for a duplicate. Ids are inserted sorted, so two workers with
-/// overlapping batches wait on each other in the same order and never
-/// deadlock; the loser of a race sees the winner's row and claims nothing.
+/// or None for a duplicate. Keys are inserted in index order, so two
+/// workers with overlapping batches wait on each other in the same order and
+/// never deadlock; the loser of a race sees the winner's row and claims
+/// nothing.
 pub async fn claim(
     tx: &mut PgConnection,
     deployment_id: i32,
@@ -23,12 +25,17 @@ pub async fn claim(
     message_ids.sort_unstable();
     message_ids.dedup();
     let rows = sqlx::query(
-        "INSERT INTO event_keys (deployment_id, message_id, event_id)
-         SELECT $1, message_id, nextval('raw_events_id_seq')
-         FROM unnest($2::text[]) AS batch (message_id)
-         ORDER BY message_id
-         ON CONFLICT DO NOTHING
-         RETURNING message_id, event_id",
+        "WITH batch AS (
+             SELECT message_id, md5(message_id)::uuid AS key
+             FROM unnest($2::text[]) AS batch (message_id)
+         ), claimed AS (
+             INSERT INTO event_keys (deployment_id, key, event_id)
+             SELECT $1, key, nextval('raw_events_id_seq') FROM batch
+             ORDER BY key
+             ON CONFLICT DO NOTHING
+             RETURNING key, event_id
+         )
+         SELECT batch.message_id, claimed.event_id FROM claimed JOIN batch USING (key)",
     )
     .bind(deployment_id)
     .bind(&message_ids)

@@ -7,7 +7,8 @@ use sqlx::{PgConnection, Row};
 
 use crate::kpi::{self, RequestEvent, Tracker};
 
-/// Replaces the trackers of `requests` with those derived from their events.
+/// Replaces the trackers of `requests` with those derived from their events
+/// (their `.end`s and api updates in `pairing_events`).
 pub async fn rederive(
     tx: &mut PgConnection,
     requests: &BTreeSet<String>,
@@ -17,10 +18,9 @@ pub async fn rederive(
     }
     let request_ids: Vec<&str> = requests.iter().map(String::as_str).collect();
     let rows = sqlx::query(
-        "SELECT request_id, id, message_id, deployment_id, event, \"when\", service, instance, tenant
-         FROM raw_events
-         WHERE request_id = ANY($1) AND family = 'nova'
-           AND (right(event, 4) = '.end' OR (event = 'compute.instance.update' AND service LIKE '%api%'))",
+        "SELECT request_id, event_id AS id, message_id, deployment_id, event, \"when\", service, instance, tenant
+         FROM pairing_events
+         WHERE request_id = ANY($1) AND right(event, 6) <> '.start'",
     )
     .bind(&request_ids)
     .fetch_all(&mut *tx)

@@ -10,6 +10,7 @@ mod image_rows;
 mod keys;
 mod kpi_trackers;
 mod locks;
+mod pairing_events;
 mod partitions;
 mod raw;
 mod rejected;
@@ -178,9 +179,15 @@ impl Store {
         raw::insert(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("inserting raw events", batch_size))?;
+        pairing_events::record(&mut tx, deployment_id, &new_events)
+            .await
+            .map_err(StoreError::at("recording pairing events", batch_size))?;
         usage_rows::record(&mut tx, &new_events)
             .await
             .map_err(StoreError::at("recording usage events", batch_size))?;
+        usage_rows::insert_exists(&mut tx, &new_events)
+            .await
+            .map_err(StoreError::at("writing exists records", batch_size))?;
         let touched = derive::Touched::of(new_events.iter().map(|(_, event)| *event));
         let derived = derive::rederive(&mut tx, &touched)
             .await
@@ -188,8 +195,7 @@ impl Store {
                 "deriving timings, KPIs and usage",
                 batch_size,
             ))?;
-        let new_event_refs: Vec<&Event> = new_events.iter().map(|(_, event)| *event).collect();
-        derive::rederive_families(&mut tx, &new_event_refs)
+        derive::rederive_families(&mut tx, &new_events)
             .await
             .map_err(StoreError::at(
                 "deriving crash and release data",

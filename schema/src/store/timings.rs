@@ -71,9 +71,9 @@ pub async fn rederive(
 
 /// The `.start`/`.end` events of each key, in the keys' order.
 ///
-/// Read by instance (one index lookup each) and sorted to their keys here:
-/// joining the keys to the raw table in SQL let the planner scan far more
-/// of it than the keys need.
+/// Read by instance from `pairing_events` (one index probe each, never a
+/// raw partition) and sorted to their keys here: joining the keys in SQL
+/// let the planner scan far more than the keys need.
 async fn fetch_events(
     tx: &mut PgConnection,
     keys: &[&TimingKey],
@@ -97,11 +97,9 @@ async fn fetch_events(
         .into_iter()
         .collect();
     let rows = sqlx::query(
-        "SELECT instance, coalesce(request_id, '') AS request_id, id, message_id, deployment_id,
-                \"when\", event
-         FROM raw_events
-         WHERE instance = ANY($1) AND family = 'nova'
-           AND (right(event, 6) = '.start' OR right(event, 4) = '.end')",
+        "SELECT instance, coalesce(request_id, '') AS request_id, event_id AS id, message_id, deployment_id, \"when\", event
+         FROM pairing_events
+         WHERE instance = ANY($1)",
     )
     .bind(&instances)
     .fetch_all(&mut *tx)

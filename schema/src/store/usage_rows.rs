@@ -1,10 +1,14 @@
-//! Nova usage of touched instances: the batch's usage events are recorded
-//! in `usage_events`, then each touched instance's rows are re-derived from
-//! all its recorded events.
+//! Nova usage. An exists record depends on its own audit event alone, so it
+//! is written once, with the batch; an instance's launches and deletes are
+//! re-derived from all its lifecycle events, which the batch records in
+//! `usage_events` first.
 //!
 //! `usage_events` keeps only what usage reads and is never pruned: an
 //! instance outlives raw retention, and re-deriving it from the raw events
 //! still stored would drop its launch once the create events were pruned.
+//! Audits are not kept there: an instance's audits grow with its age, and
+//! re-reading them on every lifecycle event made ingest slower as instances
+//! aged.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +19,7 @@ use sqlx::{PgConnection, Row};
 use crate::event::{Event, Family};
 use crate::usage::{self, LifecycleEvent, Usage};
 
-/// Records the new events that feed usage (with their raw event ids).
+/// Records the new lifecycle events (with their raw event ids).
 pub async fn record(
     tx: &mut PgConnection,
     new_events: &[(i64, &Event)],
@@ -32,7 +36,7 @@ pub async fn record(
         let Some(instance) = event.instance.as_deref() else {
             continue;
         };
-        if event.family != Family::Nova || !usage::feeds_usage(&event.event_type) {
+        if event.family != Family::Nova || !usage::is_lifecycle(&event.event_type) {
             continue;
         }
         event_ids.push(event_id);
@@ -67,7 +71,8 @@ pub async fn record(
     Ok(())
 }
 
-/// Replaces the usage rows of `instances` with those derived from their events.
+/// Replaces the launches and deletes of `instances` with those derived from
+/// their lifecycle events.
 pub async fn rederive(
     tx: &mut PgConnection,
     instances: &BTreeSet<String>,
@@ -103,7 +108,7 @@ pub async fn rederive(
         .iter()
         .map(|(instance, events)| (instance.as_str(), usage::derive(events)))
         .collect();
-    for table in ["usage_launches", "usage_deletes", "usage_exists"] {
+    for table in ["usage_launches", "usage_deletes"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE instance = ANY($1)"
         )))
@@ -112,8 +117,7 @@ pub async fn rederive(
         .await?;
     }
     insert_launches(tx, &derived).await?;
-    insert_deletes(tx, &derived).await?;
-    insert_exists(tx, &derived).await
+    insert_deletes(tx, &derived).await
 }
 
 async fn insert_launches(
@@ -180,13 +184,23 @@ async fn insert_deletes(
     Ok(())
 }
 
-async fn insert_exists(
+/// Writes the exists record of each new audit event. Each depends on its
+/// own event only, so it is written once; a record already there (the same
+/// message stored under another deployment) stays.
+pub async fn insert_exists(
     tx: &mut PgConnection,
-    derived: &[(&str, Usage)],
+    new_events: &[(i64, &Event)],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(&str, &usage::Exists)> = derived
+    let rows: Vec<(&str, usage::Exists)> = new_events
         .iter()
-        .flat_map(|(i, u)| u.exists.iter().map(move |e| (*i, e)))
+        .filter(|(_, event)| {
+            event.family == Family::Nova && event.event_type == usage::EXISTS_EVENT
+        })
+        .filter_map(|(_, event)| {
+            let instance = event.instance.as_deref()?;
+            let exists = usage::exists_of(&lifecycle_event(event))?;
+            Some((instance, exists))
+        })
         .collect();
     if rows.is_empty() {
         return Ok(());
@@ -213,7 +227,9 @@ async fn insert_exists(
         "INSERT INTO usage_exists (instance, message_id, launched_at, deleted_at, instance_type_id, instance_flavor_id,
                                    audit_period_beginning, audit_period_ending, tenant, bandwidth_public_out)
          SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[],
-                              $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[])",
+                              $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[])
+         ORDER BY 1, 2
+         ON CONFLICT (instance, message_id) DO NOTHING",
     )
     .bind(&instances)
     .bind(&message_ids)
@@ -228,4 +244,16 @@ async fn insert_exists(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// An event as usage reads it: the fields it uses, and only those of the payload.
+fn lifecycle_event(event: &Event) -> LifecycleEvent {
+    LifecycleEvent {
+        message_id: event.message_id.clone(),
+        event_type: event.event_type.clone(),
+        when: event.when,
+        request_id: event.request_id.clone().unwrap_or_default(),
+        tenant: event.tenant.clone(),
+        payload: usage::usage_payload(event.payload()),
+    }
 }

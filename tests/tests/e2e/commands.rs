@@ -3,7 +3,7 @@
 //! `prune` of old raw partitions without touching aggregates.
 
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{json, Value};
 use tach_ingest::batch::{self, Destination, Received};
 use tach_ingest::commands::{prune, replay, report};
 use tach_ingest::config::{ReplayArgs, ReportArgs};
@@ -198,6 +198,43 @@ async fn pruning_drops_old_partitions_and_keeps_aggregates_dedup_and_usage() {
             "launched_at": "2015-01-22T01:01:39+00:00",
             "audit_period_ending": "2026-01-02T00:00:00+00:00",
         }])
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn an_end_after_retention_dropped_its_start_still_pairs_and_ends_its_kpi() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    // The 2015 capture without its create.end: the api update and the
+    // create.start are stored, then pruned with their partition.
+    let capture = read_sample("nova-legacy/nova-legacy-create-sequence.json");
+    let (end, before_end): (Vec<Value>, Vec<Value>) = capture
+        .into_iter()
+        .partition(|m| m["event_type"] == "compute.instance.create.end");
+    store_messages(&store, "region-1", ExchangeFamily::Nova, &before_end).await;
+    let open_timings =
+        "SELECT operation, start_when IS NOT NULL AS started, duration_us FROM timings
+                        WHERE operation = 'compute.instance.create'";
+    assert_eq!(
+        db.json_rows(open_timings).await,
+        json!([{"operation": "compute.instance.create", "started": true, "duration_us": null}])
+    );
+    let dropped = prune::prune_once(&store, 90).await.unwrap();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(db.count("raw_events").await, 0);
+
+    store_messages(&store, "region-1", ExchangeFamily::Nova, &end).await;
+    // 00:00:01.254607 to 01:01:39.452786.
+    assert_eq!(
+        db.json_rows(open_timings).await,
+        json!([{"operation": "compute.instance.create", "started": true, "duration_us": 3_698_198_179_i64}])
+    );
+    // The tracker started by the api update at 00:00:00 ends at the create.end.
+    assert_eq!(
+        db.json_rows("SELECT operation, duration_us FROM kpi_trackers")
+            .await,
+        json!([{"operation": "compute.instance.create", "duration_us": 3_699_452_786_i64}])
     );
     db.drop_database().await;
 }
