@@ -143,12 +143,49 @@ pub fn build(events: &[RequestEvent], options: &Options) -> Value {
     for event in events {
         by_request.entry(&event.request_id).or_default().push(event);
     }
-    let mut groups: BTreeMap<(String, &str, &str), Vec<Outcome>> = BTreeMap::new();
-    for (_, mut request_events) in by_request {
-        if let Some(outcome) = outcome(&mut request_events, options.too_long_seconds) {
-            groups.entry(outcome.key.clone()).or_default().push(outcome);
+    let mut builder = Builder::new(options);
+    for (_, request_events) in by_request {
+        builder.add_request(request_events);
+    }
+    builder.finish()
+}
+
+/// A report built one request at a time, so a period's events never need to
+/// be in memory at once: only each request's outcome is kept.
+pub struct Builder<'a> {
+    options: &'a Options,
+    groups: BTreeMap<(String, &'static str, &'static str), Vec<Outcome>>,
+}
+
+impl<'a> Builder<'a> {
+    /// An empty report of `options`' period.
+    pub fn new(options: &'a Options) -> Builder<'a> {
+        Builder {
+            options,
+            groups: BTreeMap::new(),
         }
     }
+
+    /// Adds one request: all of its events in the period, in any order.
+    pub fn add_request(&mut self, mut events: Vec<&RequestEvent>) {
+        if let Some(outcome) = outcome(&mut events, self.options.too_long_seconds) {
+            self.groups
+                .entry(outcome.key.clone())
+                .or_default()
+                .push(outcome);
+        }
+    }
+
+    /// The report's JSON, as `stacky/report/<id>` serves it.
+    pub fn finish(self) -> Value {
+        render(&self.groups, self.options)
+    }
+}
+
+fn render(
+    groups: &BTreeMap<(String, &'static str, &'static str), Vec<Outcome>>,
+    options: &Options,
+) -> Value {
     let too_long = format!("> {}", options.too_long_seconds / 60);
     let failure_types = [
         "4xx".to_owned(),
@@ -173,7 +210,7 @@ pub fn build(events: &[RequestEvent], options: &Options) -> Value {
     let mut rows = vec![Value::Array(header)];
     let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
     let mut total = 0;
-    for ((operation, image, os), outcomes) in &groups {
+    for ((operation, image, os), outcomes) in groups {
         let mut durations: Vec<i64> = outcomes.iter().map(|o| o.duration_us).collect();
         durations.sort_unstable();
         let count = durations.len();

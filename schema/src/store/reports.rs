@@ -1,7 +1,11 @@
 //! Generating and storing reports from a period's events. Generation reads
-//! only the period (through the time index); readers get the stored JSON.
+//! only the period (through the time index), streamed in request order so
+//! that only one request's events are in memory at a time; readers get the
+//! stored JSON.
 
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::report::{self, Options, RequestEvent};
@@ -27,7 +31,6 @@ pub async fn generate_summary(
         return Ok(None);
     }
     let ids: Vec<i32> = deployments.iter().map(|(id, _)| *id).collect();
-    let events = period_events(pool, start, end, &ids).await?;
     let options = Options {
         start,
         end,
@@ -36,7 +39,7 @@ pub async fn generate_summary(
         region: region.map(str::to_uppercase),
         cells: deployments.into_iter().map(|(_, name)| name).collect(),
     };
-    let body = report::build(&events, &options);
+    let body = build_from_period(pool, &ids, &options).await?;
     let name = format!("{}{}", report::NAME_PREFIX, region.unwrap_or("all"));
     sqlx::query_scalar(
         "INSERT INTO reports (name, version, period_start, period_end, created, body)
@@ -55,38 +58,55 @@ pub async fn generate_summary(
     .map(Some)
 }
 
-async fn period_events(
+/// Builds the report of `options`' period from its events, read as a
+/// stream sorted by request: the database sorts, tach holds one request.
+async fn build_from_period(
     pool: &PgPool,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
     deployments: &[i32],
-) -> Result<Vec<RequestEvent>, sqlx::Error> {
-    let rows = sqlx::query(
+    options: &Options,
+) -> Result<serde_json::Value, sqlx::Error> {
+    let mut rows = sqlx::query(
         "SELECT request_id, message_id, event, \"when\", is_error, state, old_state, image_type,
                 CASE WHEN is_error THEN body -> 'payload' -> 'exception' -> 'kwargs' ->> 'code' END AS code
          FROM raw_events
          WHERE family = 'nova' AND request_id IS NOT NULL AND event <> 'compute.instance.exists'
-           AND \"when\" >= $1 AND \"when\" <= $2 AND deployment_id = ANY($3)",
+           AND \"when\" >= $1 AND \"when\" <= $2 AND deployment_id = ANY($3)
+         ORDER BY request_id",
     )
-    .bind(start)
-    .bind(end)
+    .bind(options.start)
+    .bind(options.end)
     .bind(deployments)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            let code: Option<String> = row.try_get("code")?;
-            Ok(RequestEvent {
-                request_id: row.try_get("request_id")?,
-                message_id: row.try_get("message_id")?,
-                event_type: row.try_get("event")?,
-                when: row.try_get("when")?,
-                is_error: row.try_get("is_error")?,
-                state: row.try_get("state")?,
-                old_state: row.try_get("old_state")?,
-                image_type: row.try_get("image_type")?,
-                error_code: code.and_then(|code| code.trim().parse().ok()),
-            })
-        })
-        .collect()
+    .fetch(pool);
+    let mut builder = report::Builder::new(options);
+    let mut request: Vec<RequestEvent> = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        let event = request_event(&row)?;
+        if request
+            .first()
+            .is_some_and(|first| first.request_id != event.request_id)
+        {
+            builder.add_request(request.iter().collect());
+            request.clear();
+        }
+        request.push(event);
+    }
+    if !request.is_empty() {
+        builder.add_request(request.iter().collect());
+    }
+    Ok(builder.finish())
+}
+
+fn request_event(row: &PgRow) -> Result<RequestEvent, sqlx::Error> {
+    let code: Option<String> = row.try_get("code")?;
+    Ok(RequestEvent {
+        request_id: row.try_get("request_id")?,
+        message_id: row.try_get("message_id")?,
+        event_type: row.try_get("event")?,
+        when: row.try_get("when")?,
+        is_error: row.try_get("is_error")?,
+        state: row.try_get("state")?,
+        old_state: row.try_get("old_state")?,
+        image_type: row.try_get("image_type")?,
+        error_code: code.and_then(|code| code.trim().parse().ok()),
+    })
 }
