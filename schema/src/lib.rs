@@ -20,6 +20,7 @@ pub mod pairing;
 pub mod prometheus;
 pub mod release;
 pub mod report;
+pub mod rollup;
 pub mod store;
 pub mod timestamp;
 pub mod usage;

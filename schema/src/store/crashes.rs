@@ -182,7 +182,8 @@ async fn insert_reports(
     Ok(())
 }
 
-/// Adds the changes to `crash_signature_hours`, in key order, and removes
+/// Adds the changes to `crash_signature_hours` and its daily rollup
+/// `crash_signature_days`, in key order, and removes
 /// rows emptied by a replacement, so the stored state does not depend on
 /// the arrival order. Runs last: the current hour's rows are hot.
 async fn apply_signature_deltas(
@@ -206,11 +207,27 @@ async fn apply_signature_deltas(
             })
         })
         .collect();
+    // Only a subtraction can empty a row; a batch of new reports has none,
+    // and skips the two deletes below.
+    let subtracted: Vec<Value> = changed
+        .iter()
+        .zip(&rows)
+        .filter(|((_, counts), _)| counts.0[0] < 0)
+        .map(|(_, row)| row.clone())
+        .collect();
     let rows = Value::Array(rows);
     sqlx::query(include_str!("crash_signature_upsert.sql"))
         .bind(&rows)
         .execute(&mut *tx)
         .await?;
+    sqlx::query(include_str!("crash_signature_days_upsert.sql"))
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await?;
+    if subtracted.is_empty() {
+        return Ok(());
+    }
+    let subtracted = Value::Array(subtracted);
     // A row emptied by a replacement leaves nothing behind, so the stored
     // state is the same whatever the arrival order.
     sqlx::query(
@@ -220,7 +237,18 @@ async fn apply_signature_deltas(
            AND (t.product, t.version, t.hour, t.signature, t.os_name, t.process)
              = (c.product, c.version, c.hour, c.signature, c.os_name, c.process)",
     )
-    .bind(&rows)
+    .bind(&subtracted)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM crash_signature_days AS t
+         USING jsonb_populate_recordset(NULL::crash_signature_hours, $1) AS c
+         WHERE t.total = 0
+           AND (t.product, t.version, t.day, t.signature, t.os_name, t.process)
+             = (c.product, c.version, date_trunc('day', c.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                c.signature, c.os_name, c.process)",
+    )
+    .bind(&subtracted)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,5 +1,6 @@
 //! Re-deriving the timings of touched keys and keeping `timing_buckets` (the
-//! summary aggregates) equal to the sum over all complete timings.
+//! summary aggregates per hour) and its rollups `timing_buckets_daily` and
+//! `timing_buckets_total` equal to the sums over all complete timings.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -251,8 +252,54 @@ impl BucketDeltas {
         .bind(&totals)
         .execute(&mut *tx)
         .await?;
+        // The rollups take the same changes, summed per day and overall
+        // (grouped, so no statement updates a row twice).
+        sqlx::query(
+            "INSERT INTO timing_buckets_daily AS b (operation, day, bucket, n, total_us)
+             SELECT operation, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', bucket,
+                    sum(n), sum(total_us)
+             FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::bigint[], $5::bigint[])
+                  AS change (operation, hour, bucket, n, total_us)
+             GROUP BY 1, 2, 3
+             ORDER BY 1, 2, 3
+             ON CONFLICT (operation, day, bucket)
+             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
+        )
+        .bind(&operations)
+        .bind(&hours)
+        .bind(&buckets)
+        .bind(&counts)
+        .bind(&totals)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO timing_buckets_total AS b (operation, bucket, n, total_us)
+             SELECT operation, bucket, sum(n), sum(total_us)
+             FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[])
+                  AS change (operation, bucket, n, total_us)
+             GROUP BY 1, 2
+             ORDER BY 1, 2
+             ON CONFLICT (operation, bucket)
+             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
+        )
+        .bind(&operations)
+        .bind(&buckets)
+        .bind(&counts)
+        .bind(&totals)
+        .execute(&mut *tx)
+        .await?;
         // A bucket emptied by a re-pairing leaves no row, so the stored state
-        // is the same whatever the arrival order.
+        // is the same whatever the arrival order. Only a subtraction can
+        // empty one: most batches only add, and skip these deletes.
+        let subtracted: Vec<usize> = (0..changed.len())
+            .filter(|&index| counts[index] < 0)
+            .collect();
+        if subtracted.is_empty() {
+            return Ok(());
+        }
+        let operations: Vec<&str> = subtracted.iter().map(|&i| operations[i]).collect();
+        let hours: Vec<DateTime<Utc>> = subtracted.iter().map(|&i| hours[i]).collect();
+        let buckets: Vec<i16> = subtracted.iter().map(|&i| buckets[i]).collect();
         sqlx::query(
             "DELETE FROM timing_buckets
              WHERE n = 0 AND (operation, hour, bucket) IN
@@ -260,6 +307,26 @@ impl BucketDeltas {
         )
         .bind(&operations)
         .bind(&hours)
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM timing_buckets_daily
+             WHERE n = 0 AND (operation, day, bucket) IN
+                   (SELECT operation, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', bucket
+                    FROM unnest($1::text[], $2::timestamptz[], $3::smallint[]) AS change (operation, hour, bucket))",
+        )
+        .bind(&operations)
+        .bind(&hours)
+        .bind(&buckets)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM timing_buckets_total
+             WHERE n = 0 AND (operation, bucket) IN
+                   (SELECT * FROM unnest($1::text[], $2::smallint[]))",
+        )
+        .bind(&operations)
         .bind(&buckets)
         .execute(&mut *tx)
         .await?;

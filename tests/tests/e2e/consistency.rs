@@ -43,6 +43,8 @@ async fn derived_state(db: &TestDatabase) -> Value {
         "SELECT * FROM event_names ORDER BY 1, 2",
         "SELECT * FROM event_hosts ORDER BY 1, 2",
         "SELECT * FROM event_tenants ORDER BY 1",
+        "SELECT operation, day, bucket, n, total_us FROM timing_buckets_daily ORDER BY 1, 2, 3",
+        "SELECT operation, bucket, n, total_us FROM timing_buckets_total ORDER BY 1, 2",
     ];
     let mut state = Vec::new();
     for query in queries {
@@ -52,6 +54,18 @@ async fn derived_state(db: &TestDatabase) -> Value {
             "derived rows exist for {query}"
         );
         state.push(rows);
+    }
+    // The rollups are the hourly aggregates summed per day and overall.
+    let regrouped = [
+        "SELECT operation, date_trunc('day', hour) AS day, bucket, sum(n)::bigint AS n,
+                sum(total_us)::bigint AS total_us
+         FROM timing_buckets GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        "SELECT operation, bucket, sum(n)::bigint AS n, sum(total_us)::bigint AS total_us
+         FROM timing_buckets GROUP BY 1, 2 ORDER BY 1, 2",
+    ];
+    let rollups = &state[state.len() - 2..];
+    for (query, rollup) in regrouped.iter().zip(rollups) {
+        assert_eq!(&db.json_rows(query).await, rollup, "{query}");
     }
     state.push(report_of_whole_stream(db).await);
     Value::Array(state)

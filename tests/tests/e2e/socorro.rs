@@ -556,12 +556,36 @@ async fn aggregates_and_recount(db: &TestDatabase) -> (Value, Value) {
     (stored, recount)
 }
 
+/// The rows where the daily rollup differs from the hourly aggregates summed
+/// per day (none, when they agree).
+async fn daily_rollup_differences(db: &TestDatabase) -> Value {
+    db.json_rows(
+        "WITH days AS (
+             SELECT product, version, day, signature, os_name, process, total, win_count, mac_count,
+                    linux_count, other_count, hang_count, plugin_count, content_count, browser_count
+             FROM crash_signature_days
+         ), regrouped AS (
+             SELECT product, version, date_trunc('day', hour) AS day, signature, os_name, process,
+                    sum(total)::bigint, sum(win_count)::bigint, sum(mac_count)::bigint,
+                    sum(linux_count)::bigint, sum(other_count)::bigint, sum(hang_count)::bigint,
+                    sum(plugin_count)::bigint, sum(content_count)::bigint, sum(browser_count)::bigint
+             FROM crash_signature_hours GROUP BY 1, 2, 3, 4, 5, 6
+         )
+         (SELECT 'only in days' AS side, * FROM (TABLE days EXCEPT TABLE regrouped) d)
+         UNION ALL
+         (SELECT 'only in hours' AS side, * FROM (TABLE regrouped EXCEPT TABLE days) h)",
+    )
+    .await
+}
+
 /// Every crash and product table, without raw event ids (which depend on arrival order).
 async fn crash_state(db: &TestDatabase) -> Value {
+    assert_eq!(daily_rollup_differences(db).await, json!([]));
     let queries = [
         "SELECT uuid, source_message_id, date_processed, product, version, signature, os_name, hangid, process FROM crash_reports ORDER BY uuid",
         "SELECT * FROM crash_extensions ORDER BY uuid, extension_key",
         "SELECT * FROM crash_signature_hours ORDER BY product, version, hour, signature, os_name, process",
+        "SELECT * FROM crash_signature_days ORDER BY product, version, day, signature, os_name, process",
         "SELECT * FROM product_versions ORDER BY product, version",
         "SELECT * FROM product_builds ORDER BY product, version, platform, buildid",
     ];
