@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
-use chrono::{DurationRound, SubsecRound, TimeDelta, Utc};
+use chrono::{SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::params::{self, Params, Service, Window};
 use super::queries::{self, EventRow, Order};
 use super::render;
+use super::summary;
 use super::StackyError;
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -336,12 +337,16 @@ async fn timings_of_uuid(State(state): State<AppState>, RawQuery(query): RawQuer
     Ok(table(json!(["?", "Event", "Time (secs)"]), rows))
 }
 
-/// Count, total, min, max and histogram of one operation's timings.
+/// Count, total, exact extremes and histogram of one operation's timings.
 #[derive(Default)]
 struct OperationSummary {
     count: i64,
     total_us: i64,
     buckets: Vec<(i16, i64)>,
+    min_us: Option<i64>,
+    max_us: Option<i64>,
+    /// Per bucket, the whole days and the hours around them holding it.
+    holders_by_bucket: BTreeMap<i16, summary::Holders>,
 }
 
 async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -349,13 +354,6 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     let window = params.window("when_min", "when_max")?;
     let percentiles = percentiles(params.get("percentiles"))?;
     let summaries = summarize(&state, window).await?;
-    let operations: Vec<String> = summaries.keys().cloned().collect();
-    let extremes: BTreeMap<String, (Option<i64>, Option<i64>)> =
-        queries::min_max(&state.pool, &operations, window)
-            .await?
-            .into_iter()
-            .map(|(operation, min, max)| (operation, (min, max)))
-            .collect();
     let mut header = vec![
         json!("Event"),
         json!("N"),
@@ -369,7 +367,7 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
             .map(|p| json!(format!("p{}", format_percentile(*p)))),
     );
     let rows = summaries.iter().filter_map(|(operation, summary)| {
-        let (Some(min), Some(max)) = extremes.get(operation).copied().unwrap_or_default() else {
+        let (Some(min), Some(max)) = (summary.min_us, summary.max_us) else {
             return None;
         };
         let mut row = vec![
@@ -390,54 +388,50 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     Ok(table(Value::Array(header), rows))
 }
 
-/// Sums the aggregates of whole hours inside the window, and the timings of
-/// its partial edge hours, per nova operation.
+/// Per nova operation: the aggregates of the whole hours inside the window
+/// (their whole days from the daily rollups; all time from the totals),
+/// plus the timings of its partial edge hours, with the exact extremes of
+/// both. Reads grow with the days and hours in the window, not with the
+/// timings.
 async fn summarize(
     state: &AppState,
     window: Window,
 ) -> Result<BTreeMap<String, OperationSummary>, StackyError> {
-    let hour = TimeDelta::hours(1);
-    let ceil_hour = |time: chrono::DateTime<Utc>| {
-        let floor = time.duration_trunc(hour).unwrap_or(time);
-        if floor == time {
-            floor
-        } else {
-            floor + hour
-        }
-    };
-    // Whole hours [first_full, after_full) lie inside [min, max].
-    let first_full = window.min.map(ceil_hour);
-    let after_full = window.max.map(|max| {
-        (max + TimeDelta::microseconds(1))
-            .duration_trunc(hour)
-            .unwrap_or(max)
-    });
+    let split = summary::split(window);
+    let operations = queries::summary_operations(&state.pool).await?;
     let mut summaries: BTreeMap<String, OperationSummary> = BTreeMap::new();
-    let empty_middle =
-        matches!((first_full, after_full), (Some(first), Some(after)) if first >= after);
-    if !empty_middle {
-        for (operation, bucket, count, total) in
-            queries::bucket_totals(&state.pool, first_full, after_full).await?
-        {
-            let summary = summaries.entry(operation).or_default();
-            summary.count += count;
-            summary.total_us += total;
-            summary.buckets.push((bucket, count));
+    if let Some(hours) = split.hours {
+        let all_time = hours == summary::Hours::default();
+        let days = tach_schema::rollup::split_into_days(hours.from, hours.until);
+        let totals = if all_time {
+            queries::all_time_totals(&state.pool).await?
+        } else {
+            queries::bucket_totals(&state.pool, &operations, &days).await?
+        };
+        for total in totals {
+            let summary = summaries.entry(total.operation).or_default();
+            summary.count += total.count;
+            summary.total_us += total.total_us;
+            summary.buckets.push((total.bucket, total.count));
+            summary
+                .holders_by_bucket
+                .insert(total.bucket, summary::Holders::new(total.days, total.hours));
+        }
+        let extremes = if all_time {
+            queries::min_max(&state.pool, &operations).await?
+        } else {
+            queries::hours_min_max(&state.pool, hours, &days, &hour_seeks(&summaries)).await?
+        };
+        for (operation, min_us, max_us) in extremes {
+            if let Some(summary) = summaries.get_mut(&operation) {
+                summary.min_us = min_us;
+                summary.max_us = max_us;
+            }
         }
     }
-    let inclusive_end = |max: chrono::DateTime<Utc>| max + TimeDelta::microseconds(1);
-    let edges = match (window.min, window.max) {
-        (None, None) => vec![],
-        (Some(min), None) => vec![(min, first_full.unwrap_or(min))],
-        (None, Some(max)) => vec![(after_full.unwrap_or(max), inclusive_end(max))],
-        (Some(min), Some(max)) if empty_middle => vec![(min, inclusive_end(max))],
-        (Some(min), Some(max)) => vec![
-            (min, first_full.unwrap_or(min)),
-            (after_full.unwrap_or(max), inclusive_end(max)),
-        ],
-    };
-    for (from, until) in edges.into_iter().filter(|(from, until)| from < until) {
-        for (operation, micros) in queries::timings_ending_between(&state.pool, from, until).await?
+    for (from, until) in split.edges {
+        for (operation, micros) in
+            queries::timings_ending_between(&state.pool, &operations, from, until).await?
         {
             let summary = summaries.entry(operation).or_default();
             summary.count += 1;
@@ -445,10 +439,29 @@ async fn summarize(
             summary
                 .buckets
                 .push((tach_schema::histogram::bucket_of(micros), 1));
+            summary.min_us = summary::lesser(summary.min_us, Some(micros));
+            summary.max_us = summary::greater(summary.max_us, Some(micros));
         }
     }
     summaries.retain(|_, summary| summary.count > 0);
     Ok(summaries)
+}
+
+/// Where to find each operation's exact extremes in the whole hours: its
+/// lowest and highest bucket there, and how many days and hours hold each.
+fn hour_seeks(summaries: &BTreeMap<String, OperationSummary>) -> Vec<queries::ExtremeSeek> {
+    summaries
+        .iter()
+        .filter_map(|(operation, summary)| {
+            let (&lowest, &low_holders) = summary.holders_by_bucket.first_key_value()?;
+            let (&highest, &high_holders) = summary.holders_by_bucket.last_key_value()?;
+            Some(queries::ExtremeSeek {
+                operation: operation.clone(),
+                lowest: summary::seek_lowest(lowest, low_holders),
+                highest: summary::seek_highest(highest, high_holders),
+            })
+        })
+        .collect()
 }
 
 fn percentiles(text: Option<&str>) -> Result<Vec<f64>, ApiError> {
