@@ -368,6 +368,29 @@ impl Search {
     }
 }
 
+impl Search {
+    /// True when `crash_signature_hours` can answer the search: every
+    /// condition is on a column the aggregates keep (product, version,
+    /// signature, os_name, process). Release channels, reasons, builds, hang
+    /// or crash alone, plugin terms, and terms in other columns need the
+    /// reports.
+    pub fn answers_from_aggregates(&self) -> bool {
+        let aggregated =
+            |column: &&str| matches!(*column, "signature" | "product" | "version" | "os_name");
+        self.branches.is_empty()
+            && self.reasons.is_empty()
+            && self.build_ids.is_empty()
+            && self.build_from.is_none()
+            && self.build_to.is_none()
+            && self.report_type == ReportType::Any
+            && self.plugin.is_none()
+            && self
+                .terms
+                .as_ref()
+                .is_none_or(|terms| terms.columns.iter().all(aggregated))
+    }
+}
+
 /// `Product:Version` pairs and bare versions.
 type SplitVersions = (Vec<(String, String)>, Vec<String>);
 
@@ -532,6 +555,38 @@ mod tests {
         assert_eq!(params.list("versions").unwrap().len(), 2);
         let params = Params::parse("versions/Firefox:9.0a1/", None, Some("versions")).unwrap();
         assert_eq!(params.list("versions").unwrap(), ["Firefox:9.0a1"]);
+    }
+
+    fn search(query: &str) -> Search {
+        let params = Params::parse("", Some(query), None).unwrap();
+        Search::parse(&params, parse_date("2015-11-30").unwrap(), "Firefox").unwrap()
+    }
+
+    #[test]
+    fn only_searches_on_aggregated_columns_read_the_aggregates() {
+        for query in [
+            "",
+            "products=Firefox%2BFennec&versions=Firefox:42.0%2B43.0&os=Win%2BMac",
+            "for=OOM&in=signature%2Bproduct&search_mode=contains",
+            "report_process=plugin",
+            "report_process=browser&report_type=any",
+        ] {
+            assert!(search(query).answers_from_aggregates(), "{query}");
+        }
+        for query in [
+            "branches=release",
+            "reasons=EXCEPTION_ACCESS_VIOLATION",
+            "build_ids=20151126",
+            "build_from=1",
+            "build_to=1",
+            "report_type=hang",
+            "report_type=crash",
+            "for=x&in=user_comments",
+            "for=x&in=signature%2Burl",
+            "report_process=plugin&plugin_terms=flash",
+        ] {
+            assert!(!search(query).answers_from_aggregates(), "{query}");
+        }
     }
 
     #[test]

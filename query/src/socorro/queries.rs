@@ -1,6 +1,9 @@
 //! The SQL of the Socorro middleware endpoints. Every value is bound; the
 //! only identifiers that vary (the columns `in` and `plugin_in` name) come
-//! from the fixed whitelists of `params`.
+//! from the fixed whitelists of `params`. The searches are planned for the
+//! values at hand (unnamed statements): which index fits depends on how
+//! frequent the signature or product searched is, which a plan cached for
+//! any value cannot know (it walked a whole period for a rare signature).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -113,7 +116,15 @@ fn push_where(query: &mut QueryBuilder<Postgres>, search: &Search) {
         .push(" FROM crash_reports WHERE date_processed >= ")
         .push_bind(search.from)
         .push(" AND date_processed < ")
-        .push_bind(search.to)
+        .push_bind(search.to);
+    push_filters(query, search);
+}
+
+/// The conditions of a search besides its period, on the columns that
+/// `crash_reports` and `crash_signature_hours` share (product, version,
+/// signature, os_name, process) and on those only reports have.
+fn push_filters(query: &mut QueryBuilder<Postgres>, search: &Search) {
+    query
         .push(" AND product = ANY(")
         .push_bind(search.products.clone())
         .push(")");
@@ -212,6 +223,16 @@ pub async fn reports(
     search: &Search,
     paging: Paging,
 ) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
+    let rows = report_page(pool, search, paging).await?;
+    Ok((rows, count(pool, search, "count(*)").await?))
+}
+
+/// One page of the reports matching `search`, newest first.
+async fn report_page(
+    pool: &PgPool,
+    search: &Search,
+    paging: Paging,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
     let mut query = QueryBuilder::new(format!("SELECT {REPORT_COLUMNS}"));
     push_where(&mut query, search);
     query
@@ -219,14 +240,21 @@ pub async fn reports(
         .push_bind(paging.limit)
         .push(" OFFSET ")
         .push_bind(paging.offset);
-    let rows = query.build_query_as().fetch_all(pool).await?;
-    Ok((rows, count(pool, search, "count(*)").await?))
+    query
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await
 }
 
 async fn count(pool: &PgPool, search: &Search, what: &'static str) -> Result<i64, sqlx::Error> {
     let mut query = QueryBuilder::new(format!("SELECT {what}"));
     push_where(&mut query, search);
-    query.build_query_scalar().fetch_one(pool).await
+    query
+        .build_query_scalar()
+        .persistent(false)
+        .fetch_one(pool)
+        .await
 }
 
 /// Reports with a non-empty comment matching `search`, newest first.
@@ -246,10 +274,18 @@ pub async fn comments(
         .push_bind(paging.limit)
         .push(" OFFSET ")
         .push_bind(paging.offset);
-    let rows = query.build_query_as().fetch_all(pool).await?;
+    let rows = query
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
     let mut total = QueryBuilder::new("SELECT count(*)");
     with_comment(&mut total);
-    let total = total.build_query_scalar().fetch_one(pool).await?;
+    let total = total
+        .build_query_scalar()
+        .persistent(false)
+        .fetch_one(pool)
+        .await?;
     Ok((rows, total))
 }
 
@@ -274,11 +310,204 @@ pub async fn signatures(
         .push_bind(paging.limit)
         .push(" OFFSET ")
         .push_bind(paging.offset);
-    let rows = query.build_query_as().fetch_all(pool).await?;
+    let rows = query
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
     Ok((
         rows,
         count(pool, search, "count(DISTINCT signature)").await?,
     ))
+}
+
+/// A search period split for the aggregates: whole hours `[start, end)`
+/// read from `crash_signature_hours`, and the partial hours at its edges
+/// read from the reports (empty ranges read nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourSplit {
+    /// Whole hours.
+    pub hours: (DateTime<Utc>, DateTime<Utc>),
+    /// Edges.
+    pub edges: [(DateTime<Utc>, DateTime<Utc>); 2],
+}
+
+/// `WITH … parts AS (…)`: one row per aggregate row of the period's whole
+/// hours and per report of its edges, each with the counts it adds. Only
+/// for a search the aggregates can answer ([`Search::answers_from_aggregates`]).
+fn push_parts(query: &mut QueryBuilder<Postgres>, search: &Search, split: &HourSplit) {
+    match &search.signature {
+        Some(signature) => push_signature_parts(query, search, signature, split),
+        None => push_version_parts(query, search, split),
+    }
+    query.push(
+        "SELECT signature, 1, (os_name LIKE 'Win%')::int, (os_name LIKE 'Mac%')::int,
+                (os_name LIKE 'Lin%')::int, (hangid IS NOT NULL)::int, (process = 'plugin')::int
+         FROM crash_reports WHERE ((date_processed >= ",
+    );
+    query
+        .push_bind(split.edges[0].0)
+        .push(" AND date_processed < ")
+        .push_bind(split.edges[0].1)
+        .push(") OR (date_processed >= ")
+        .push_bind(split.edges[1].0)
+        .push(" AND date_processed < ")
+        .push_bind(split.edges[1].1)
+        .push("))");
+    push_filters(query, search);
+    query.push(")");
+}
+
+const AGGREGATE_COUNTS: &str =
+    "signature, total, win_count, mac_count, linux_count, hang_count, plugin_count";
+
+/// One signature's hourly rows of the whole hours, through (signature, hour):
+/// they are that signature's alone, however many others the product has.
+fn push_signature_parts(
+    query: &mut QueryBuilder<Postgres>,
+    search: &Search,
+    signature: &str,
+    split: &HourSplit,
+) {
+    query
+        .push(format!(
+            "WITH parts AS (SELECT {AGGREGATE_COUNTS} FROM crash_signature_hours WHERE signature = "
+        ))
+        .push_bind(signature.to_owned())
+        .push(" AND hour >= ")
+        .push_bind(split.hours.0)
+        .push(" AND hour < ")
+        .push_bind(split.hours.1);
+    push_filters(query, search);
+    query.push(" UNION ALL ");
+}
+
+/// The whole days from the daily rollups and the hours around them from
+/// the hourly rows, per (product, version): the versions of each product
+/// come one primary-key probe at a time, so a product's rows are read from
+/// its key ranges whatever else is stored.
+fn push_version_parts(query: &mut QueryBuilder<Postgres>, search: &Search, split: &HourSplit) {
+    let parts = RollupParts::of(split.hours);
+    query
+        .push(
+            "WITH RECURSIVE versions (product, version) AS (
+                 SELECT wanted.product, (SELECT min(version) FROM crash_signature_days
+                                         WHERE product = wanted.product)
+                 FROM unnest(",
+        )
+        .push_bind(search.products.clone())
+        .push(
+            "::text[]) AS wanted (product)
+                 UNION ALL
+                 SELECT v.product, (SELECT min(version) FROM crash_signature_days
+                                    WHERE product = v.product AND version > v.version)
+                 FROM versions v WHERE v.version IS NOT NULL),
+             parts AS (",
+        );
+    // One arm per non-empty range, each a range of the primary key.
+    let ranges = [("crash_signature_days", "day", parts.days)]
+        .into_iter()
+        .chain(
+            parts
+                .hours
+                .map(|hours| ("crash_signature_hours", "hour", hours)),
+        )
+        .filter(|(_, _, (from, until))| from < until);
+    for (table, column, (from, until)) in ranges {
+        query.push(format!(
+            "SELECT a.* FROM versions v CROSS JOIN LATERAL (
+                 SELECT {AGGREGATE_COUNTS} FROM {table}
+                 WHERE product = v.product AND version = v.version AND {column} >= "
+        ));
+        query
+            .push_bind(from)
+            .push(format!(" AND {column} < "))
+            .push_bind(until);
+        push_filters(query, search);
+        // OFFSET 0 keeps the subquery a probe per version: flattened into
+        // a join, the planner may scan the whole table instead.
+        query.push(" OFFSET 0) a WHERE v.version IS NOT NULL UNION ALL ");
+    }
+}
+
+/// [`signatures`] from the aggregates: the same rows and total, reading
+/// the aggregate rows of the period's whole hours instead of its reports.
+pub async fn signatures_from_hours(
+    pool: &PgPool,
+    search: &Search,
+    split: &HourSplit,
+    paging: Paging,
+) -> Result<(Vec<SignatureRow>, i64), sqlx::Error> {
+    let mut query = QueryBuilder::new("");
+    push_parts(&mut query, search, split);
+    query
+        .push(
+            " SELECT signature, sum(total)::bigint AS count, sum(win_count)::bigint AS is_windows,
+                     sum(mac_count)::bigint AS is_mac, sum(linux_count)::bigint AS is_linux,
+                     sum(hang_count)::bigint AS numhang, sum(plugin_count)::bigint AS numplugin,
+                     count(*) OVER () AS signatures
+              FROM parts GROUP BY signature
+              ORDER BY count DESC, signature COLLATE \"C\" LIMIT ",
+        )
+        .push_bind(paging.limit)
+        .push(" OFFSET ")
+        .push_bind(paging.offset);
+    let rows: Vec<CountedSignatureRow> = query
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
+    let total = match rows.first() {
+        Some(row) => row.signatures,
+        // A page past the end: count the signatures on their own.
+        None if paging.offset > 0 => {
+            let mut count = QueryBuilder::new("");
+            push_parts(&mut count, search, split);
+            count.push(" SELECT count(DISTINCT signature) FROM parts");
+            count
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_one(pool)
+                .await?
+        }
+        None => 0,
+    };
+    Ok((rows.into_iter().map(|row| row.row).collect(), total))
+}
+
+/// A signature row with the number of signatures of the whole answer.
+#[derive(Debug, sqlx::FromRow)]
+struct CountedSignatureRow {
+    #[sqlx(flatten)]
+    row: SignatureRow,
+    signatures: i64,
+}
+
+/// How many reports match a search the aggregates can answer.
+pub async fn count_from_hours(
+    pool: &PgPool,
+    search: &Search,
+    split: &HourSplit,
+) -> Result<i64, sqlx::Error> {
+    let mut query = QueryBuilder::new("");
+    push_parts(&mut query, search, split);
+    query.push(" SELECT coalesce(sum(total), 0)::bigint FROM parts");
+    query
+        .build_query_scalar()
+        .persistent(false)
+        .fetch_one(pool)
+        .await
+}
+
+/// Reports matching `search`, newest first; the total from the aggregates.
+pub async fn reports_counted_from_hours(
+    pool: &PgPool,
+    search: &Search,
+    split: &HourSplit,
+    paging: Paging,
+) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
+    let rows = report_page(pool, search, paging).await?;
+    Ok((rows, count_from_hours(pool, search, split).await?))
 }
 
 /// One signature's counts over a period, for top crashers.
@@ -318,11 +547,16 @@ pub async fn top_crashers(
     pool: &PgPool,
     period: &Period,
 ) -> Result<Vec<TopCrasherRow>, sqlx::Error> {
+    let parts = RollupParts::of(period.hours);
     sqlx::query_as(include_str!("top_crashers.sql"))
         .bind(&period.product)
         .bind(&period.version)
-        .bind(period.hours.0)
-        .bind(period.hours.1)
+        .bind(parts.days.0)
+        .bind(parts.days.1)
+        .bind(parts.hours[0].0)
+        .bind(parts.hours[0].1)
+        .bind(parts.hours[1].0)
+        .bind(parts.hours[1].1)
         .bind(period.process)
         .bind(&period.os_pattern)
         .bind(period.edges[0].0)
@@ -331,6 +565,34 @@ pub async fn top_crashers(
         .bind(period.edges[1].1)
         .fetch_all(pool)
         .await
+}
+
+/// Whole hours `[start, end)` as the aggregates hold them: whole UTC days
+/// from `crash_signature_days`, at most two hour ranges around them from
+/// `crash_signature_hours`; an empty range is `(start, start)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupParts {
+    /// Whole days.
+    pub days: (DateTime<Utc>, DateTime<Utc>),
+    /// Hours before and after the days.
+    pub hours: [(DateTime<Utc>, DateTime<Utc>); 2],
+}
+
+impl RollupParts {
+    /// Splits whole hours `[start, end)`.
+    pub fn of((start, end): (DateTime<Utc>, DateTime<Utc>)) -> RollupParts {
+        let empty = (start, start);
+        let split = tach_schema::rollup::split_into_days(Some(start), Some(end));
+        let days = split
+            .days
+            .and_then(|days| Some((days.from?, days.until?)))
+            .unwrap_or(empty);
+        let mut hours = [empty; 2];
+        for (slot, range) in hours.iter_mut().zip(split.hours) {
+            *slot = range;
+        }
+        RollupParts { days, hours }
+    }
 }
 
 /// The other reports of `uuid`'s hang pair (or of `hangid`, at most one).

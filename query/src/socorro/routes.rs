@@ -11,7 +11,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::params::{self, Params, Search};
-use super::queries::{self, Period};
+use super::queries::{self, HourSplit, Period};
 use super::render;
 use super::SocorroError;
 use crate::app::AppState;
@@ -107,19 +107,27 @@ fn hour_floor(when: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Splits `[start, end)` into whole hours (aggregates) and edges (reports).
-fn period(base: &Period, start: DateTime<Utc>, end: DateTime<Utc>) -> Period {
+fn split_hours(start: DateTime<Utc>, end: DateTime<Utc>) -> HourSplit {
     let (first_hour, last_hour) = (hour_ceiling(start), hour_floor(end));
-    let (hours, edges) = if first_hour < last_hour {
-        (
-            (first_hour, last_hour),
-            [(start, first_hour), (last_hour, end)],
-        )
+    if first_hour < last_hour {
+        HourSplit {
+            hours: (first_hour, last_hour),
+            edges: [(start, first_hour), (last_hour, end)],
+        }
     } else {
-        ((start, start), [(start, end), (end, end)])
-    };
+        HourSplit {
+            hours: (start, start),
+            edges: [(start, end), (end, end)],
+        }
+    }
+}
+
+/// A top-crasher period `[start, end)`: whole hours and edges.
+fn period(base: &Period, start: DateTime<Utc>, end: DateTime<Utc>) -> Period {
+    let split = split_hours(start, end);
     Period {
-        hours,
-        edges,
+        hours: split.hours,
+        edges: split.edges,
         ..base.clone()
     }
 }
@@ -282,7 +290,12 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
     let paging = params.paging()?;
     match data_type {
         "" | "signatures" => {
-            let (rows, total) = queries::signatures(&state.pool, &search, paging).await?;
+            let (rows, total) = if search.answers_from_aggregates() {
+                let split = split_hours(search.from, search.to);
+                queries::signatures_from_hours(&state.pool, &search, &split, paging).await?
+            } else {
+                queries::signatures(&state.pool, &search, paging).await?
+            };
             let hits = rows
                 .iter()
                 .map(|row| {
@@ -300,7 +313,7 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
             Ok(Json(render::hits(hits, total)))
         }
         "crashes" => {
-            let (rows, total) = queries::reports(&state.pool, &search, paging).await?;
+            let (rows, total) = matching_reports(&state, &search, paging).await?;
             Ok(Json(render::hits(
                 rows.iter().map(render::report).collect(),
                 total,
@@ -316,12 +329,28 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
     }
 }
 
+/// A page of the reports matching `search` and how many match: counted from
+/// the aggregates when they can answer, else from the reports.
+async fn matching_reports(
+    state: &AppState,
+    search: &Search,
+    paging: params::Paging,
+) -> Result<(Vec<queries::ReportRow>, i64), SocorroError> {
+    let found = if search.answers_from_aggregates() {
+        let split = split_hours(search.from, search.to);
+        queries::reports_counted_from_hours(&state.pool, search, &split, paging).await?
+    } else {
+        queries::reports(&state.pool, search, paging).await?
+    };
+    Ok(found)
+}
+
 async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/report/list", None)?;
     let signature = params.required("signature")?;
     let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
     search.signature = Some(signature);
-    let (rows, total) = queries::reports(&state.pool, &search, params.paging()?).await?;
+    let (rows, total) = matching_reports(&state, &search, params.paging()?).await?;
     Ok(Json(render::hits(
         rows.iter().map(render::report).collect(),
         total,

@@ -1,24 +1,40 @@
--- Every signature's counts over one top-crasher period: whole hours from the
--- aggregates, the partial hours at the period's edges from the reports.
--- $1 product, $2 version, [$3, $4) whole hours, $5 process class or NULL,
--- $6 os_name LIKE pattern or NULL, [$7, $8) and [$9, $10) the edges.
+-- Every signature's counts over one top-crasher period: whole days from the
+-- daily rollups, the whole hours around them from the hourly aggregates,
+-- the partial hours at the period's edges from the reports.
+-- $1 product, $2 version, [$3, $4) whole days, [$5, $6) and [$7, $8) whole
+-- hours, $9 process class or NULL, $10 os_name LIKE pattern or NULL,
+-- [$11, $12) and [$13, $14) the edges. Empty ranges read nothing.
 WITH parts AS (
     SELECT signature, total, win_count, mac_count, linux_count, hang_count,
            plugin_count, content_count
+    FROM crash_signature_days
+    WHERE product = $1 AND version = $2 AND day >= $3 AND day < $4
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
+    UNION ALL
+    SELECT signature, total, win_count, mac_count, linux_count, hang_count,
+           plugin_count, content_count
     FROM crash_signature_hours
-    WHERE product = $1 AND version = $2 AND hour >= $3 AND hour < $4
-      AND ($5::text IS NULL OR process = $5)
-      AND ($6::text IS NULL OR os_name LIKE $6 ESCAPE '\')
+    WHERE product = $1 AND version = $2 AND hour >= $5 AND hour < $6
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
+    UNION ALL
+    SELECT signature, total, win_count, mac_count, linux_count, hang_count,
+           plugin_count, content_count
+    FROM crash_signature_hours
+    WHERE product = $1 AND version = $2 AND hour >= $7 AND hour < $8
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
     UNION ALL
     SELECT signature, 1,
            (os_name LIKE 'Win%')::int, (os_name LIKE 'Mac%')::int, (os_name LIKE 'Lin%')::int,
            (hangid IS NOT NULL)::int, (process = 'plugin')::int, (process = 'content')::int
     FROM crash_reports
     WHERE product = $1 AND version = $2
-      AND ((date_processed >= $7 AND date_processed < $8)
-        OR (date_processed >= $9 AND date_processed < $10))
-      AND ($5::text IS NULL OR process = $5)
-      AND ($6::text IS NULL OR os_name LIKE $6 ESCAPE '\')
+      AND ((date_processed >= $11 AND date_processed < $12)
+        OR (date_processed >= $13 AND date_processed < $14))
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
 )
 SELECT signature,
        sum(total)::bigint AS count,
