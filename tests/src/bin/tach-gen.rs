@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use clap::{Parser, Subcommand};
-use tach_tests::gen::{generate, Message, Scenario};
+use tach_tests::gen::{generate, AuditPeriod, Message, Scenario};
 use tach_tests::publish::Publisher;
 
 /// Generates nova, glance, crash, product and release events shaped like
@@ -42,6 +42,10 @@ struct Cli {
     /// Product versions, each with its builds.
     #[arg(long, default_value_t = 4)]
     products: usize,
+    /// How often nova audits usage (`compute.instance.exists`): daily, or hourly, where
+    /// instances left running keep getting one until a day after the last was created.
+    #[arg(long, value_enum, default_value_t = AuditPeriod::Daily)]
+    audit_period: AuditPeriod,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +92,7 @@ impl Cli {
             crashes: self.crashes,
             releases: self.releases,
             products: self.products,
+            audit_period: self.audit_period,
         };
         if self.start.is_none() {
             // Measure the stream's span from now and move the start back by

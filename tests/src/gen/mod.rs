@@ -43,6 +43,24 @@ pub struct Scenario {
     pub releases: usize,
     /// `product.version` events, each with its `product.build`s.
     pub products: usize,
+    /// How often nova audits usage (`compute.instance.exists`).
+    pub audit_period: AuditPeriod,
+}
+
+/// Nova's `instance_usage_audit_period`: every launched instance gets a
+/// `compute.instance.exists` for each period it lives through, and updates
+/// carry the current period's bounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditPeriod {
+    /// One audit per day (nova's default), at most two per pause between
+    /// requests; instances that are never deleted stop being audited when
+    /// their last request ends, which keeps small test streams small.
+    #[default]
+    Daily,
+    /// One audit per hour, as clouds that bill by the hour run it; an
+    /// instance left running keeps getting one until a day after the last
+    /// instance was created, so long-lived instances pile up many.
+    Hourly,
 }
 
 impl Default for Scenario {
@@ -56,6 +74,7 @@ impl Default for Scenario {
             crashes: 30,
             releases: 3,
             products: 4,
+            audit_period: AuditPeriod::Daily,
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Nova instance lifecycles, following the captured request sequences in
 //! samples/nova-legacy: a create (API update, scheduler, compute), then some
 //! of resize (and its confirm), snapshot, rebuild, reboot and power off, the
-//! daily `exists` audit, and usually a delete. Every request shares one
+//! `exists` audit of every audit period (daily, or hourly with
+//! [`AuditPeriod::Hourly`]), and usually a delete. Every request shares one
 //! `_context_request_id`; a few operations fail (`<op>.error` on
 //! `notifications.error`, no `.end`) and a few never finish.
 
 use std::rc::Rc;
 
-use chrono::{DateTime, Days, TimeDelta, Utc};
+use chrono::{DateTime, Days, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::context;
@@ -17,7 +18,7 @@ use super::envelope::{
 use super::instance::{nova_object, Flavor, Instance, PayloadClass, Style, Tenant, FLAVORS};
 use super::payload::{object_of, set, Field, Members, Own, Payload, SharedPayload};
 use super::rng::Rng;
-use super::{Scenario, Timed};
+use super::{AuditPeriod, Scenario, Timed};
 
 /// Tenants the instances belong to, so per-tenant KPIs and usage have groups.
 const TENANTS: usize = 40;
@@ -175,6 +176,10 @@ impl Outcome {
 pub(super) fn instances(scenario: &Scenario, out: &mut Vec<Timed>) {
     let mut part = Rng::for_part(scenario.seed, "nova");
     let tenants: Vec<Tenant> = (0..TENANTS).map(|_| Tenant::new(&mut part)).collect();
+    // Hourly audits go on for instances left running until a day after the
+    // last instance was created (daily ones stop with the last request).
+    let last_start = TimeDelta::seconds(scenario.instances as i64 * STAGGER_SECONDS);
+    let audits_end = scenario.start + last_start + TimeDelta::days(1);
     for index in 0..scenario.instances {
         let mut rng = part.fork();
         let start = scenario.start + stagger(&mut rng, index);
@@ -190,8 +195,13 @@ pub(super) fn instances(scenario: &Scenario, out: &mut Vec<Timed>) {
             when: start,
             launched: None,
             next_flavor: None,
+            audit_period: scenario.audit_period,
+            audited_to: None,
         };
         life.run(index);
+        if scenario.audit_period == AuditPeriod::Hourly {
+            life.audit_until(audits_end);
+        }
     }
 }
 
@@ -213,6 +223,10 @@ struct Life<'a> {
     launched: Option<DateTime<Utc>>,
     /// The flavor a resize in progress moves to (announced at `resize.prep.end`).
     next_flavor: Option<&'static Flavor>,
+    /// How often the usage audit runs.
+    audit_period: AuditPeriod,
+    /// The end of the last hourly period audited.
+    audited_to: Option<DateTime<Utc>>,
 }
 
 /// One API request: its id and the request context its messages carry.
@@ -467,27 +481,65 @@ impl Life<'_> {
         self.launched = None;
     }
 
-    /// Lets time pass between requests; the daily usage audit runs at every
-    /// midnight crossed (at most two) while the instance is launched.
+    /// Lets time pass between requests, with the usage audits that fall in it.
     fn pause(&mut self, low_seconds: f64, high_seconds: f64) {
         let until = self.when + self.rng.seconds(low_seconds, high_seconds);
-        let mut midnights = 0;
-        while let Some(midnight) = next_midnight(self.when).filter(|m| *m < until) {
-            let audit_at = midnight + self.rng.seconds(30.0, 900.0);
-            if self.launched.is_some() && audit_at < until && midnights < 2 {
-                self.when = audit_at;
-                let request = self.request();
-                self.exists(&request, midnight - TimeDelta::days(1), midnight);
-                midnights += 1;
-            }
-            self.when = midnight.max(self.when);
-        }
+        self.audit_until(until);
         self.when = until;
     }
 
-    /// The exists nova sends before a resize, rebuild or delete: today so far.
+    /// The usage audits due by `until`, each sent some minutes after its
+    /// period ends.
+    fn audit_until(&mut self, until: DateTime<Utc>) {
+        match self.audit_period {
+            AuditPeriod::Daily => self.audit_days_until(until),
+            AuditPeriod::Hourly => self.audit_hours_until(until),
+        }
+    }
+
+    /// Daily audits, as the first streams had them: the midnights of this
+    /// pause (at most two) while launched, none that would land after
+    /// `until`. Leaves the clock at the last midnight or audit.
+    fn audit_days_until(&mut self, until: DateTime<Utc>) {
+        let period = AuditPeriod::Daily;
+        let mut audits = 0;
+        while let Some(end) = period.next_end(self.when).filter(|end| *end < until) {
+            let audit_at = end + self.rng.seconds(30.0, 900.0);
+            if self.launched.is_some() && audit_at < until && audits < 2 {
+                self.when = audit_at;
+                let request = self.request();
+                self.exists(&request, end - period.length(), end);
+                audits += 1;
+            }
+            self.when = end.max(self.when);
+        }
+    }
+
+    /// Hourly audits of every hour that ended since the last one audited
+    /// (or the launch) and before `until`, hours that ended amid a request
+    /// included. Each is sent at its own time — the stream is sorted by
+    /// time at the end — so the clock does not move.
+    fn audit_hours_until(&mut self, until: DateTime<Utc>) {
+        let Some(launched) = self.launched else {
+            return;
+        };
+        let period = AuditPeriod::Hourly;
+        let resume = self.when;
+        let mut from = self.audited_to.unwrap_or(launched);
+        while let Some(end) = period.next_end(from).filter(|end| *end < until) {
+            self.when = end + self.rng.seconds(30.0, 900.0);
+            let request = self.request();
+            self.exists(&request, end - period.length(), end);
+            from = end;
+            self.audited_to = Some(end);
+        }
+        self.when = resume;
+    }
+
+    /// The exists nova sends before a resize, rebuild or delete: the period so far.
     fn exists_so_far(&mut self, request: &Request) {
-        self.exists(request, day_start(self.when), self.when);
+        let beginning = self.audit_period.start(self.when);
+        self.exists(request, beginning, self.when);
     }
 
     /// A new request: its id and context (`_context_*`, as oslo serializes
@@ -552,6 +604,7 @@ impl Life<'_> {
         let publisher = self.instance.api_publisher();
         let payload = update_payload(
             &self.instance,
+            self.audit_period.start(self.when),
             self.when,
             request,
             [old_state, None, new_task],
@@ -570,7 +623,8 @@ impl Life<'_> {
     ) {
         let publisher = self.instance.compute_publisher();
         let change = [old_state, old_task, new_task];
-        let payload = update_payload(&self.instance, self.when, request, change);
+        let beginning = self.audit_period.start(self.when);
+        let payload = update_payload(&self.instance, beginning, self.when, request, change);
         let event_type = self.instance.event_type("update");
         self.emit(request, &event_type, &publisher, Priority::Info, payload);
     }
@@ -693,15 +747,15 @@ impl Life<'_> {
 }
 
 /// An update's payload: the state change (`[old_state, old_task_state,
-/// new_task_state]`) and the audit period so far.
+/// new_task_state]`) and the audit period so far (from `beginning`).
 fn update_payload(
     instance: &Instance,
+    beginning: DateTime<Utc>,
     when: DateTime<Utc>,
     request: &Request,
     [old_state, old_task, new_task]: [Option<&'static str>; 3],
 ) -> SharedPayload {
     let state = instance.state;
-    let beginning = day_start(when);
     if instance.versioned() {
         let class = ("InstanceUpdatePayload", "2.1");
         let mut payload = instance.versioned_payload(class, state, new_task, &request.id);
@@ -789,7 +843,28 @@ fn audit_period(beginning: DateTime<Utc>, ending: DateTime<Utc>) -> Value {
     versioned("AuditPeriodPayload", "1.0", data)
 }
 
-/// The first midnight after `when`.
-fn next_midnight(when: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    day_start(when).checked_add_days(Days::new(1))
+impl AuditPeriod {
+    /// The length of one period.
+    fn length(self) -> TimeDelta {
+        match self {
+            AuditPeriod::Daily => TimeDelta::days(1),
+            AuditPeriod::Hourly => TimeDelta::hours(1),
+        }
+    }
+
+    /// The start of the period `when` falls in.
+    fn start(self, when: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            AuditPeriod::Daily => day_start(when),
+            AuditPeriod::Hourly => when.duration_trunc(TimeDelta::hours(1)).unwrap_or(when),
+        }
+    }
+
+    /// The end of the period `when` falls in (the first boundary after it).
+    fn next_end(self, when: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            AuditPeriod::Daily => day_start(when).checked_add_days(Days::new(1)),
+            AuditPeriod::Hourly => self.start(when).checked_add_signed(self.length()),
+        }
+    }
 }

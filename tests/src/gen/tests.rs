@@ -318,3 +318,72 @@ fn copies_are_fresh_streams_later_in_time() {
     };
     assert!(ids(&scenario).is_disjoint(&ids(&copy)));
 }
+
+/// An audit period's bounds in a nova payload, legacy (`payload.audit_period_*`)
+/// or versioned (`payload.nova_object.data.audit_period`).
+fn audit_bounds(body: &Value) -> Option<(NaiveDateTime, NaiveDateTime)> {
+    let payload = &body["payload"];
+    let versioned = &payload["nova_object.data"]["audit_period"]["nova_object.data"];
+    let holder = if versioned.is_object() {
+        versioned
+    } else {
+        payload
+    };
+    let parse = |key: &str| {
+        let text = holder.get(key)?.as_str()?;
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ"))
+            .ok()
+    };
+    Some((parse("audit_period_beginning")?, parse("audit_period_ending")?))
+}
+
+#[test]
+fn hourly_audits_cover_every_hour_a_running_instance_lives() {
+    use chrono::{TimeDelta, Timelike};
+    let scenario = Scenario {
+        instances: 12,
+        images: 0,
+        crashes: 0,
+        releases: 0,
+        products: 0,
+        audit_period: AuditPeriod::Hourly,
+        ..Scenario::default()
+    };
+    let mut audits: BTreeMap<String, Vec<NaiveDateTime>> = BTreeMap::new();
+    for message in generate(&scenario) {
+        let body = inner(&message);
+        let name = event_type(&body);
+        if !(name.ends_with("update") || name.ends_with("exists")) {
+            continue;
+        }
+        // Updates and exists carry the current period: it starts on the hour.
+        let (beginning, ending) = audit_bounds(&body).expect("an audit period");
+        assert_eq!((beginning.minute(), beginning.second()), (0, 0), "{body}");
+        let periodic = ending.minute() == 0 && ending.second() == 0 && ending > beginning;
+        if name.ends_with("exists") && periodic {
+            assert_eq!(ending - beginning, TimeDelta::hours(1), "{body}");
+            let payload = &body["payload"];
+            let instance = payload["instance_id"]
+                .as_str()
+                .or(payload["nova_object.data"]["uuid"].as_str())
+                .unwrap();
+            audits.entry(instance.to_owned()).or_default().push(beginning);
+        }
+    }
+    // Consecutive hours, none twice; instances left running collect many.
+    for hours in audits.values() {
+        assert!(hours.windows(2).all(|pair| pair[1] - pair[0] == TimeDelta::hours(1)));
+    }
+    assert!(audits.values().any(|hours| hours.len() >= 24), "{audits:?}");
+    let daily = generate(&Scenario {
+        audit_period: AuditPeriod::Daily,
+        ..scenario
+    });
+    let daily_exists = daily
+        .iter()
+        .filter(|m| event_type(&inner(m)).ends_with("exists"))
+        .count();
+    let hourly_exists: usize = audits.values().map(Vec::len).sum();
+    assert!(hourly_exists > 4 * daily_exists.max(1));
+}

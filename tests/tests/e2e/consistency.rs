@@ -23,6 +23,7 @@ fn scenario() -> Scenario {
         crashes: 10,
         releases: 1,
         products: 1,
+        ..Scenario::default()
     }
 }
 

@@ -893,6 +893,7 @@ async fn a_generated_stream_reads_the_same_over_the_bus_and_in_any_order() {
         crashes: 0,
         releases: 3,
         products: 0,
+        ..Scenario::default()
     };
     let messages: Vec<_> = generate(&scenario)
         .into_iter()

@@ -520,6 +520,7 @@ fn crash_scenario() -> Scenario {
         crashes: 300,
         releases: 0,
         products: 6,
+        ..Scenario::default()
     }
 }
 
