@@ -326,21 +326,36 @@ pub async fn group_counts(
     .await
 }
 
-/// Each package's version of its latest successful run in a finished release.
+/// Each package's version of its latest successful run in a finished release:
+/// one walk of (name, ftime, stime, release id) per package name, from the
+/// first successful run on, until one belongs to a finished release (on the
+/// platform when given).
 pub async fn package_versions(
     pool: &PgPool,
     platform: Option<&str>,
 ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT DISTINCT ON (p.name) p.name, p.version
-         FROM release_packages p JOIN releases r ON r.id = p.release_id
-         WHERE p.status = 'SUCCESSFUL' AND r.ftime IS NOT NULL AND p.name IS NOT NULL
-           AND ($1::text IS NULL OR jsonb_exists(r.platforms, $1))
-         ORDER BY p.name, p.ftime DESC NULLS LAST, p.stime DESC NULLS LAST, p.release_id",
-    )
-    .bind(platform)
-    .fetch_all(pool)
-    .await
+    let mut query = QueryBuilder::<Postgres>::new(
+        "WITH RECURSIVE names (name) AS (
+             SELECT min(name) FROM release_packages WHERE status = 'SUCCESSFUL'
+             UNION ALL
+             SELECT (SELECT min(name) FROM release_packages
+                     WHERE status = 'SUCCESSFUL' AND name > names.name)
+             FROM names WHERE names.name IS NOT NULL)
+         SELECT n.name, latest.version FROM names n CROSS JOIN LATERAL (
+             SELECT p.version FROM release_packages p JOIN releases r ON r.id = p.release_id
+             WHERE p.name = n.name AND p.status = 'SUCCESSFUL' AND r.ftime IS NOT NULL",
+    );
+    if let Some(platform) = platform {
+        query
+            .push(" AND jsonb_exists(r.platforms, ")
+            .push_bind(platform.to_owned())
+            .push(")");
+    }
+    query.push(
+        " ORDER BY p.ftime DESC NULLS LAST, p.stime DESC NULLS LAST, p.release_id LIMIT 1) latest
+         WHERE n.name IS NOT NULL ORDER BY n.name",
+    );
+    query.build_query_as().fetch_all(pool).await
 }
 
 /// What `/stats/by_date` counts: a start time, a name (packages only), and
@@ -373,13 +388,37 @@ pub async fn dated(pool: &PgPool, packages: bool) -> Result<Vec<Dated>, sqlx::Er
     sqlx::query_as(sql).fetch_all(pool).await
 }
 
-/// Known environments, sorted.
+/// Known environments, sorted: the distinct names of both tables, one
+/// primary-key probe per name.
 pub async fn environment_names(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT environment FROM environment_deploys
-         UNION SELECT environment FROM environment_status ORDER BY 1",
+        "WITH RECURSIVE deployed (name) AS (
+             SELECT min(environment) FROM environment_deploys
+             UNION ALL
+             SELECT (SELECT min(environment) FROM environment_deploys
+                     WHERE environment > deployed.name)
+             FROM deployed WHERE deployed.name IS NOT NULL),
+         sampled (name) AS (
+             SELECT min(environment) FROM environment_status
+             UNION ALL
+             SELECT (SELECT min(environment) FROM environment_status
+                     WHERE environment > sampled.name)
+             FROM sampled WHERE sampled.name IS NOT NULL)
+         SELECT name FROM deployed WHERE name IS NOT NULL
+         UNION SELECT name FROM sampled WHERE name IS NOT NULL ORDER BY 1",
     )
     .fetch_all(pool)
+    .await
+}
+
+/// True when an environment has a deploy or a status sample.
+pub async fn environment_exists(pool: &PgPool, environment: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM environment_deploys WHERE environment = $1)
+             OR EXISTS (SELECT 1 FROM environment_status WHERE environment = $1)",
+    )
+    .bind(environment)
+    .fetch_one(pool)
     .await
 }
 

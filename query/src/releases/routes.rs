@@ -154,8 +154,8 @@ async fn environments(State(state): State<AppState>) -> Answer {
 }
 
 async fn one_environment(State(state): State<AppState>, Path(name): Path<String>) -> Answer {
-    let names = queries::environment_names(&state.pool).await?;
-    if !names.contains(&name) {
+    // No stored name holds a NUL (PostgreSQL text cannot): unknown, not a bad request.
+    if name.contains('\0') || !queries::environment_exists(&state.pool, &name).await? {
         return Err(not_found(format!("environment {name}")));
     }
     let environment = environment_json(&state, &name).await?;
