@@ -9,6 +9,7 @@ mod ingest;
 mod ingest_faults;
 mod metrics;
 mod oslo_messaging;
+mod reads;
 mod releases;
 mod socorro;
 mod stacky;
