@@ -1,449 +1,371 @@
-//! tach-bench: measures, in one run on this machine, the ceilings of SPEC §7
-//! and tach-ingest against them, and prints the ratio. Rates on a shared
-//! 2-core machine drift ±20–30 % between runs: only ratios within one run
-//! mean anything.
+//! tach-bench: measures tach on this machine as an operator runs it — the
+//! release binaries as processes, a realistic mixed stream, a database
+//! that grows — and prints every figure as a table and as JSON.
 //!
-//! 1. drain: a consumer that only acknowledges (prefetch 1000, multiple-ack every 500);
-//! 2. load: idempotent `INSERT … SELECT FROM unnest … ON CONFLICT DO NOTHING` of
-//!    the raw rows on two connections into a copy of the raw table;
-//! 3. pipeline: both at once — consume, batch 500, load on two writers, ack
-//!    after commit: the least any correct ingester must do;
-//! 4. tach-ingest: the real thing (dedup, raw rows, timings, KPIs, usage).
+//! Rates on a shared 2-core machine drift ±20–30 % between runs (SPEC §7),
+//! so each sub-command compares against a reference measured in the same
+//! run: ingest against the machine's ceilings, reads against the cheapest
+//! endpoint and against themselves at a tenth of the data.
 
-use std::time::{Duration, Instant};
+mod ceiling;
+mod footprint;
+mod growth;
+mod http;
+mod ingest;
+mod measure;
+mod query;
+mod report;
+mod scratch;
+mod services;
+mod stream;
+mod system;
 
-use anyhow::Context;
-use clap::Parser;
-use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
-use sqlx::PgPool;
-use tach_schema::{Delivery, Event, ExchangeFamily, PoolSettings, Store};
-use tach_tests::gen::{generate, Message, Scenario};
-use tach_tests::harness::TestBroker;
-use tach_tests::publish::Publisher;
-use tokio_util::sync::CancellationToken;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-/// Measures tach-ingest against this machine's ceilings.
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Report;
+use crate::services::Binaries;
+
+/// Benchmarks tach-ingest and tach-query (the release binaries in the same
+/// directory as tach-bench) against ceilings and floors measured in the
+/// same run, on scratch databases and broker names created and removed by
+/// the run. Each sub-command prints a table and writes the same figures as
+/// JSON (default target/bench/<sub-command>.json).
 #[derive(Debug, Parser)]
 #[command(name = "tach-bench")]
 struct Cli {
-    /// Nova instance lifecycles to generate (about 32 messages each).
-    #[arg(long, default_value_t = 3_000)]
-    instances: usize,
-    /// PostgreSQL server; a scratch database is created and dropped.
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every sub-command takes.
+#[derive(Debug, Args)]
+struct Common {
+    /// PostgreSQL server the scratch databases are created on (any database URL of it).
     #[arg(
         long,
-        env = "DATABASE_URL",
+        global = true,
+        env = "TACH_BENCH_POSTGRES_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
-    database_url: String,
-    /// tach-ingest's messages per transaction.
-    #[arg(long, default_value_t = 500)]
-    batch_size: usize,
-    /// tach-ingest's concurrent writers.
-    #[arg(long, default_value_t = 2)]
-    writers: usize,
-    /// RabbitMQ.
+    postgres_url: String,
+    /// RabbitMQ; the run declares exchanges and queues of its own names and deletes them.
     #[arg(
         long,
+        global = true,
         env = "AMQP_URL",
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
+    /// Directory holding the release tach-ingest and tach-query (default: tach-bench's own).
+    #[arg(long, global = true)]
+    bin_dir: Option<PathBuf>,
+    /// Where the figures go as JSON (default target/bench/<sub-command>.json).
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    /// Keep the scratch database (its URL is printed) and the services' logs.
+    #[arg(long, global = true)]
+    keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// tach-ingest's rate on a mixed stream as a ratio of this machine's ceiling.
+    ///
+    /// The stream is tach-gen's (nova with hourly audits, glance, crash reports, releases,
+    /// products, in tach-gen's default proportions). The ceilings, each measured in this run
+    /// in processes of their own: (a) a consumer that only acknowledges (prefetch 2000,
+    /// multiple-ack every 500); (b) the idempotent two-connection `unnest` load of the same
+    /// raw rows into a copy of raw_events with all its indexes; (c) both at once. Then the
+    /// release tach-ingest drains the same stream. Prints each one's rate and machine-wide
+    /// CPU µs per message, and tach-ingest's rate as a ratio of (c).
+    Ingest {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+    },
+    /// tach-ingest's rate, slice by slice, as its database grows to a million events.
+    ///
+    /// From empty to --target-events stored events (1,000,000; --full: 10,000,000, which
+    /// needs 30 GB free), fed copies of the mixed stream (fresh ids, each 15 days before
+    /// the previous one) while the broker backlog is kept near 60,000 messages. Prints
+    /// events/s and CPU µs per event for each copy, and the ratio of the last copy's rate
+    /// to the first's.
+    Growth {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+        #[command(flatten)]
+        growth: growth::GrowthArgs,
+    },
+    /// Every read endpoint's latency under load, at 100,000 and at 1,000,000 events.
+    ///
+    /// Runs `growth` and, each time 100,000, 1,000,000 (and with --full 10,000,000) events
+    /// are stored, starts the release tach-query and drives every read endpoint of every
+    /// family with --connections for --seconds, with parameters picked from the data
+    /// (frequent and rare values of every search field, windows on and off hour
+    /// boundaries, 720-hour top crashers). Prints p50, p99, requests/s, rows and errors, the
+    /// p99 against the floor (`/stacky/deployments/` in the same stage) and against the
+    /// same endpoint at the previous stage, and whether issue 13's targets hold. An
+    /// endpoint whose first request alone takes a second is reported from that request.
+    /// With --database-url it measures that existing database once, as it is.
+    Query {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+        #[command(flatten)]
+        growth: growth::GrowthArgs,
+        #[command(flatten)]
+        load: query::LoadArgs,
+        /// Measure this existing tach database as it is instead of growing one.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Peak RSS of both services, and tach-ingest's recovery from a SIGKILL.
+    ///
+    /// tach-ingest drains the mixed stream and is killed (SIGKILL) at 40 % and restarted
+    /// at once: prints the time from the kill to the first 1-second window at >= 0.9 of the
+    /// rate before it, and checks that every message is stored exactly once. Then one short
+    /// pass over every endpoint gives tach-query's peak RSS (VmHWM).
+    Footprint {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+        /// Seconds per endpoint of the query pass.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
+    /// ingest, query (which runs growth) and footprint, with every peak RSS seen.
+    All {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+        #[command(flatten)]
+        growth: growth::GrowthArgs,
+        #[command(flatten)]
+        load: query::LoadArgs,
+    },
+    /// (internal) The drain ceiling's process.
+    #[command(hide = true)]
+    CeilingDrain {
+        #[arg(long)]
+        queue: String,
+        #[arg(long)]
+        messages: u64,
+    },
+    /// (internal) The load ceiling's process.
+    #[command(hide = true)]
+    CeilingLoad {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        instances: usize,
+        #[arg(long)]
+        start: DateTime<Utc>,
+    },
+}
+
+impl Command {
+    /// The sub-command's name, which is also its report's.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Ingest { .. } => "ingest",
+            Command::Growth { .. } => "growth",
+            Command::Query { .. } => "query",
+            Command::Footprint { .. } => "footprint",
+            Command::All { .. } => "all",
+            Command::CeilingDrain { .. } => "ceiling-drain",
+            Command::CeilingLoad { .. } => "ceiling-load",
+        }
+    }
+}
+
+/// What every sub-command works with.
+pub struct Context {
+    /// The PostgreSQL server.
+    pub postgres_url: String,
+    /// The broker.
+    pub amqp_url: String,
+    /// The services' binaries and logs.
+    pub binaries: Binaries,
+    /// Scratch files of this run (TACH_CONFIG files, logs).
+    pub work_dir: PathBuf,
+    /// Keep the scratch database.
+    pub keep: bool,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let messages: Vec<Message> = generate(&Scenario {
-        seed: 7,
-        instances: cli.instances,
-        images: 0,
-        crashes: 0,
-        releases: 0,
-        products: 0,
-        ..Scenario::default()
-    });
-    let count = messages.len();
-    let body_bytes: usize = messages.iter().map(|m| m.body.to_string().len()).sum();
-    println!(
-        "tach-bench: {count} nova notifications, {} bytes on average",
-        body_bytes / count.max(1)
-    );
-
-    let database = scratch_database(&cli.database_url).await?;
-    let events = parse_all(&messages);
-    let drain = measure_drain(&cli.amqp_url, &messages).await?;
-    let load = measure_load(&database.pool, &events).await?;
-    let pipeline = measure_pipeline(&cli.amqp_url, &database.pool, &messages).await?;
-    let ingest = measure_ingest(&cli, &database.url, &messages).await?;
-    database.drop().await?;
-
-    println!(
-        "{:<42} {:>10.0} msg/s",
-        "drain only (ack, no storage)", drain
-    );
-    println!(
-        "{:<42} {:>10.0} rows/s",
-        "load only (unnest insert, 2 connections)", load
-    );
-    println!(
-        "{:<42} {:>10.0} msg/s",
-        "ceiling: drain + load at once", pipeline
-    );
-    println!(
-        "{:<42} {:>10.0} msg/s",
-        "tach-ingest (dedup, raw, timings, kpi, usage)", ingest
-    );
-    println!(
-        "{:<42} {:>10.2}",
-        "tach-ingest / ceiling",
-        ingest / pipeline
-    );
-    Ok(())
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tach-bench: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-fn parse_all(messages: &[Message]) -> Vec<Event> {
-    messages
-        .iter()
-        .map(|message| {
-            let body = serde_json::to_vec(&message.body).unwrap_or_default();
-            let delivery = Delivery {
-                exchange: "nova",
-                routing_key: &message.routing_key,
-                exchange_family: ExchangeFamily::Nova,
-                body: &body,
-                received_at: chrono::Utc::now(),
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let common = cli.common;
+    match cli.command {
+        Command::CeilingDrain { queue, messages } => {
+            return ceiling::drain_child(&common.amqp_url, &queue, messages).await;
+        }
+        Command::CeilingLoad {
+            database_url,
+            instances,
+            start,
+        } => {
+            let spec = ceiling::StreamSpec { instances, start };
+            return ceiling::load_child(&database_url, &spec).await;
+        }
+        _ => {}
+    }
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .context("tach-bench's directory")?
+        .to_path_buf();
+    let bench_dir = exe_dir.parent().unwrap_or(&exe_dir).join("bench");
+    let work_dir = bench_dir.join(format!("run-{}", Utc::now().format("%Y%m%dT%H%M%S")));
+    let context = Context {
+        postgres_url: common.postgres_url,
+        amqp_url: common.amqp_url,
+        binaries: Binaries {
+            directory: common.bin_dir.unwrap_or(exe_dir),
+            logs: work_dir.join("logs"),
+        },
+        work_dir,
+        keep: common.keep,
+    };
+    // --json names the file of the sub-command asked for (all.json for
+    // `all`); the other reports a sub-command writes keep their defaults.
+    let primary = cli.command.name();
+    let json_path = |name: &str| match &common.json {
+        Some(path) if name == primary => path.clone(),
+        _ => bench_dir.join(format!("{name}.json")),
+    };
+    // On Ctrl-C or SIGTERM the run stops (dropping it kills the services
+    // and ceiling processes it started) and what it created is removed.
+    let outcome = tokio::select! {
+        outcome = dispatch(&context, cli.command, &json_path) => Ok(outcome),
+        signal = interrupted() => Err(signal),
+    };
+    // The run's future is dropped by now.
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => {
+            scratch::remove_leftovers(context.keep).await;
+            Err(anyhow::anyhow!("interrupted ({})", signal?))
+        }
+    };
+    finish_work_dir(&context, outcome.is_ok());
+    outcome
+}
+
+/// Waits for Ctrl-C or SIGTERM and names it.
+async fn interrupted() -> anyhow::Result<&'static str> {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.map(|()| "Ctrl-C").map_err(Into::into),
+        _ = terminate.recv() => Ok("SIGTERM"),
+    }
+}
+
+async fn dispatch(
+    context: &Context,
+    command: Command,
+    json_path: &dyn Fn(&str) -> PathBuf,
+) -> anyhow::Result<()> {
+    let reports = match command {
+        Command::Ingest { stream } => vec![ingest::run(context, &stream).await?.report],
+        Command::Growth { stream, growth } => {
+            vec![growth::run(context, &stream, &growth, None).await?.growth]
+        }
+        Command::Query {
+            stream,
+            growth,
+            load,
+            database_url: Some(url),
+        } => {
+            let _ = (stream, growth);
+            vec![query::run_existing(context, &load, &url).await?]
+        }
+        Command::Query {
+            stream,
+            growth,
+            load,
+            database_url: None,
+        } => {
+            let grown = growth::run(context, &stream, &growth, Some(&load)).await?;
+            [grown.growth].into_iter().chain(grown.query).collect()
+        }
+        Command::Footprint { stream, seconds } => {
+            let load = query::LoadArgs {
+                seconds,
+                ..query::LoadArgs::default()
             };
-            tach_schema::parse(&delivery, usize::MAX).expect("generated messages parse")
-        })
-        .collect()
-}
-
-/// A database for this run, dropped at the end.
-struct ScratchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-    pool: PgPool,
-}
-
-async fn scratch_database(server: &str) -> anyhow::Result<ScratchDatabase> {
-    let name = format!("tach_bench_{}", uuid::Uuid::new_v4().simple());
-    let base = server
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(server);
-    let url = format!("{base}/{name}");
-    let pool = tach_schema::connect(
-        &url,
-        PoolSettings {
-            max_connections: 8,
-            ..PoolSettings::default()
-        },
-    )
-    .await?;
-    tach_schema::migrate(&pool).await?;
-    // The load ceiling writes into a plain copy of the raw table with the same indexes.
-    for statement in [
-        "CREATE TABLE bench_keys (LIKE event_keys INCLUDING ALL)",
-        "CREATE TABLE bench_raw (LIKE raw_events INCLUDING DEFAULTS)",
-        "ALTER TABLE bench_raw ALTER COLUMN body SET COMPRESSION lz4",
-        "CREATE INDEX ON bench_raw (id)",
-        "CREATE INDEX ON bench_raw (\"when\")",
-        "CREATE INDEX ON bench_raw (instance, \"when\") WHERE instance IS NOT NULL",
-        "CREATE INDEX ON bench_raw (request_id, \"when\") WHERE request_id IS NOT NULL",
-    ] {
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .with_context(|| statement.to_owned())?;
-    }
-    Ok(ScratchDatabase {
-        admin_url: format!("{base}/postgres"),
-        name,
-        url,
-        pool,
-    })
-}
-
-impl ScratchDatabase {
-    async fn drop(self) -> anyhow::Result<()> {
-        self.pool.close().await;
-        let admin = tach_schema::connect(&self.admin_url, PoolSettings::default()).await?;
-        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&admin)
-            .await?;
-        Ok(())
-    }
-}
-
-/// Publishes the messages to a fresh queue of its own; returns the channel consuming it.
-async fn filled_queue(
-    amqp_url: &str,
-    messages: &[Message],
-) -> anyhow::Result<(TestBroker, Connection, String)> {
-    let broker = TestBroker {
-        prefix: format!("bench{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        amqp_url: amqp_url.into(),
-    };
-    let publisher = Publisher::connect(amqp_url, &broker.prefix).await?;
-    publisher.declare_exchanges().await?;
-    let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    let queue = format!("{}queue", broker.prefix);
-    channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await?;
-    for key in ["notifications.info", "notifications.error"] {
-        let exchange = format!("{}nova", broker.prefix);
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                key.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    publisher.publish(messages, None).await?;
-    publisher.close().await?;
-    Ok((broker, connection, queue))
-}
-
-async fn consuming(
-    connection: &Connection,
-    queue: &str,
-) -> anyhow::Result<(Channel, lapin::Consumer)> {
-    let channel = connection.create_channel().await?;
-    channel.basic_qos(1000, BasicQosOptions::default()).await?;
-    let consumer = channel
-        .basic_consume(
-            queue.into(),
-            "bench".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok((channel, consumer))
-}
-
-async fn measure_drain(amqp_url: &str, messages: &[Message]) -> anyhow::Result<f64> {
-    let (broker, connection, queue) = filled_queue(amqp_url, messages).await?;
-    let (channel, mut consumer) = consuming(&connection, &queue).await?;
-    let started = Instant::now();
-    let mut received = 0;
-    while received < messages.len() {
-        let delivery = consumer.next().await.context("consumer ended")??;
-        received += 1;
-        if received % 500 == 0 || received == messages.len() {
-            channel
-                .basic_ack(delivery.delivery_tag, BasicAckOptions { multiple: true })
-                .await?;
+            vec![footprint::run(context, &stream, &load, &[]).await?]
         }
+        Command::All {
+            stream,
+            growth,
+            load,
+        } => return all(context, &stream, &growth, &load, json_path).await,
+        Command::CeilingDrain { .. } | Command::CeilingLoad { .. } => Vec::new(),
+    };
+    for report in &reports {
+        report.write(&json_path(&report.name))?;
     }
-    let rate = received as f64 / started.elapsed().as_secs_f64();
-    cleanup(&connection, &queue, &broker).await;
-    Ok(rate)
-}
-
-async fn cleanup(connection: &Connection, queue: &str, broker: &TestBroker) {
-    if let Ok(channel) = connection.create_channel().await {
-        let _ = channel
-            .queue_delete(queue.into(), QueueDeleteOptions::default())
-            .await;
-    }
-    let _ = connection.close(200, "done".into()).await;
-    broker.delete_all().await;
-}
-
-/// Inserts keys and raw rows the way the ceiling is defined: one unnest per table per batch.
-async fn load_batch(pool: &PgPool, events: &[Event], first_id: i64) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await?;
-    let ids: Vec<i64> = (0..events.len() as i64)
-        .map(|offset| first_id + offset)
-        .collect();
-    let message_ids: Vec<&str> = events.iter().map(|e| e.message_id.as_str()).collect();
-    sqlx::query("INSERT INTO bench_keys (deployment_id, message_id, event_id) SELECT 1, m, i FROM unnest($1::text[], $2::bigint[]) AS t (m, i) ORDER BY m ON CONFLICT DO NOTHING")
-        .bind(&message_ids)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    let text = |f: fn(&Event) -> Option<&str>| events.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(
-        "INSERT INTO bench_raw (id, deployment_id, message_id, family, exchange, routing_key, is_error, event, \"when\",
-                               publisher, service, host, instance, request_id, tenant, state, body)
-         SELECT i, 1, m, 'nova', 'nova', r, false, e, w, p, s, h, inst, req, t, st, b::json
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-              AS t (i, m, r, e, w, p, s, h, inst, req, t, st, b)",
-    )
-    .bind(&ids)
-    .bind(&message_ids)
-    .bind(events.iter().map(|e| e.routing_key.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.when).collect::<Vec<_>>())
-    .bind(text(|e| e.publisher.as_deref()))
-    .bind(text(|e| e.service.as_deref()))
-    .bind(text(|e| e.host.as_deref()))
-    .bind(text(|e| e.instance.as_deref()))
-    .bind(text(|e| e.request_id.as_deref()))
-    .bind(text(|e| e.tenant.as_deref()))
-    .bind(text(|e| e.state.as_deref()))
-    .bind(events.iter().map(|e| e.body.as_str()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("TRUNCATE bench_keys, bench_raw")
-        .execute(pool)
-        .await?;
+/// Every sub-command in turn; footprint reuses the peaks the others saw.
+async fn all(
+    context: &Context,
+    stream: &stream::StreamArgs,
+    growth: &growth::GrowthArgs,
+    load: &query::LoadArgs,
+    json_path: &dyn Fn(&str) -> PathBuf,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let ingest = ingest::run(context, stream).await?;
+    ingest.report.write(&json_path("ingest"))?;
+    let grown = growth::run(context, stream, growth, Some(load)).await?;
+    grown.growth.write(&json_path("growth"))?;
+    if let Some(query) = &grown.query {
+        query.write(&json_path("query"))?;
+    }
+    let mut peaks = ingest.peaks.clone();
+    peaks.extend(grown.peaks.iter().cloned());
+    let footprint = footprint::run(context, stream, load, &peaks).await?;
+    footprint.write(&json_path("footprint"))?;
+    let mut reports = vec![ingest.report, grown.growth];
+    reports.extend(grown.query);
+    reports.push(footprint);
+    let combined: Vec<serde_json::Value> = reports.iter().map(Report::json).collect();
+    let path = json_path("all");
+    report::write_json(&path, &serde_json::Value::Array(combined))?;
+    println!(
+        "\ntach-bench all: done in {:.1} min; every figure also in {}",
+        started.elapsed().as_secs_f64() / 60.0,
+        path.display()
+    );
     Ok(())
 }
 
-async fn measure_load(pool: &PgPool, events: &[Event]) -> anyhow::Result<f64> {
-    truncate(pool).await?;
-    let started = Instant::now();
-    let halves: Vec<&[Event]> = events.chunks(events.len().div_ceil(2).max(1)).collect();
-    let mut writers = Vec::new();
-    for (half_index, half) in halves.into_iter().enumerate() {
-        let (pool, half) = (pool.clone(), half.to_vec());
-        writers.push(tokio::spawn(async move {
-            let base = (half_index as i64) << 40;
-            for (chunk_index, chunk) in half.chunks(500).enumerate() {
-                load_batch(&pool, chunk, base + chunk_index as i64 * 500).await?;
-            }
-            anyhow::Ok(())
-        }));
+/// Removes the run's scratch files, unless --keep or the run failed (the
+/// services' logs then say why).
+fn finish_work_dir(context: &Context, succeeded: bool) {
+    let path: &Path = &context.work_dir;
+    if !path.exists() {
+        return;
     }
-    for writer in writers {
-        writer.await??;
+    if succeeded && !context.keep {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        println!("services' logs: {}", context.binaries.logs.display());
     }
-    Ok(events.len() as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn measure_pipeline(
-    amqp_url: &str,
-    pool: &PgPool,
-    messages: &[Message],
-) -> anyhow::Result<f64> {
-    truncate(pool).await?;
-    let (broker, connection, queue) = filled_queue(amqp_url, messages).await?;
-    let (channel, mut consumer) = consuming(&connection, &queue).await?;
-    let started = Instant::now();
-    let (mut received, mut batch, mut writers) = (0, Vec::new(), tokio::task::JoinSet::new());
-    let mut next_id = 0;
-    while received < messages.len() {
-        let delivery = consumer.next().await.context("consumer ended")??;
-        received += 1;
-        batch.push((delivery.delivery_tag, delivery.data));
-        if batch.len() == 500 || received == messages.len() {
-            if writers.len() >= 2 {
-                writers.join_next().await.context("writer")???;
-            }
-            let (pool, channel, taken) =
-                (pool.clone(), channel.clone(), std::mem::take(&mut batch));
-            let first_id = next_id;
-            next_id += taken.len() as i64;
-            writers.spawn(async move {
-                let events: Vec<Event> = taken
-                    .iter()
-                    .filter_map(|(_, body)| {
-                        let delivery = Delivery {
-                            exchange: "nova",
-                            routing_key: "notifications.info",
-                            exchange_family: ExchangeFamily::Nova,
-                            body,
-                            received_at: chrono::Utc::now(),
-                        };
-                        tach_schema::parse(&delivery, usize::MAX).ok()
-                    })
-                    .collect();
-                load_batch(&pool, &events, first_id).await?;
-                for (tag, _) in &taken {
-                    channel.basic_ack(*tag, BasicAckOptions::default()).await?;
-                }
-                anyhow::Ok(())
-            });
-        }
-    }
-    while let Some(result) = writers.join_next().await {
-        result??;
-    }
-    let rate = received as f64 / started.elapsed().as_secs_f64();
-    cleanup(&connection, &queue, &broker).await;
-    Ok(rate)
-}
-
-async fn measure_ingest(
-    cli: &Cli,
-    database_url: &str,
-    messages: &[Message],
-) -> anyhow::Result<f64> {
-    let amqp_url = cli.amqp_url.as_str();
-    let broker = TestBroker {
-        prefix: format!("bench{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        amqp_url: amqp_url.into(),
-    };
-    let deployment = broker.deployment(amqp_url);
-    // Declare tach's queues first (a short consume), then fill them, then time the drain.
-    let pool = tach_schema::connect(
-        database_url,
-        PoolSettings {
-            max_connections: 8,
-            ..PoolSettings::default()
-        },
-    )
-    .await?;
-    let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
-    tach_ingest::topology::declare(&connection, &deployment).await?;
-    let _ = connection.close(200, "declared".into()).await;
-    let publisher = Publisher::connect(amqp_url, &broker.prefix).await?;
-    publisher.publish(messages, None).await?;
-    publisher.close().await?;
-
-    let settings = tach_ingest::Settings {
-        prefetch: 2000,
-        batch_size: cli.batch_size,
-        batch_linger: Duration::from_millis(50),
-        writers: cli.writers,
-        max_body_bytes: tach_schema::envelope::DEFAULT_MAX_BODY_BYTES,
-        shutdown_timeout: Duration::from_secs(20),
-    };
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let task = tokio::spawn(tach_ingest::consume(
-        Store::new(pool.clone()),
-        vec![deployment],
-        settings,
-        shutdown.clone(),
-    ));
-    loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM event_keys")
-            .fetch_one(&pool)
-            .await?;
-        if stored as usize >= messages.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let rate = messages.len() as f64 / started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    task.await?;
-    broker.delete_all().await;
-    Ok(rate)
 }
