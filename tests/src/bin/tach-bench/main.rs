@@ -110,7 +110,7 @@ enum Command {
     /// (frequent and rare values of every search field, windows on and off hour
     /// boundaries, 720-hour top crashers). Prints p50, p99, requests/s, rows and errors, the
     /// p99 against the floor (`/stacky/deployments/` in the same stage) and against the
-    /// same endpoint at the previous stage, and whether issue 13's targets hold. An
+    /// same endpoint at the previous stage, and whether the read targets hold. An
     /// endpoint whose first request alone takes a second is reported from that request.
     /// With --database-url it measures that existing database once, as it is.
     Query {

@@ -231,7 +231,7 @@ async fn measure_all(
     Ok(stage)
 }
 
-/// An endpoint's ratios and whether it meets issue 13's read targets.
+/// An endpoint's ratios and whether it meets the read targets.
 struct Verdict {
     over_floor: f64,
     over_previous: Option<f64>,
