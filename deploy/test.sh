@@ -25,7 +25,7 @@ then checks deploy/ (promtool, YAML, tach.example.toml).
   --checks-only  only check the files in deploy/; no services, no tests
   -h, --help     this text (nextest's own: cargo nextest run --help)
 
-Examples: deploy/test.sh -E 'package(tach-schema)'   deploy/test.sh e2e::stacky
+Examples: deploy/test.sh -E 'package(tach-schema)'   deploy/test.sh stacky::
 Environment: TACH_SERVICES (auto|private|external), TACH_KEEP_SERVICES=1 to leave
 private PostgreSQL/RabbitMQ running (deploy/stop.sh --all stops them), and the
 settings listed in deploy/lib/services.sh.
