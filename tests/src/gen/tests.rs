@@ -335,7 +335,10 @@ fn audit_bounds(body: &Value) -> Option<(NaiveDateTime, NaiveDateTime)> {
             .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ"))
             .ok()
     };
-    Some((parse("audit_period_beginning")?, parse("audit_period_ending")?))
+    Some((
+        parse("audit_period_beginning")?,
+        parse("audit_period_ending")?,
+    ))
 }
 
 #[test]
@@ -368,12 +371,17 @@ fn hourly_audits_cover_every_hour_a_running_instance_lives() {
                 .as_str()
                 .or(payload["nova_object.data"]["uuid"].as_str())
                 .unwrap();
-            audits.entry(instance.to_owned()).or_default().push(beginning);
+            audits
+                .entry(instance.to_owned())
+                .or_default()
+                .push(beginning);
         }
     }
     // Consecutive hours, none twice; instances left running collect many.
     for hours in audits.values() {
-        assert!(hours.windows(2).all(|pair| pair[1] - pair[0] == TimeDelta::hours(1)));
+        assert!(hours
+            .windows(2)
+            .all(|pair| pair[1] - pair[0] == TimeDelta::hours(1)));
     }
     assert!(audits.values().any(|hours| hours.len() >= 24), "{audits:?}");
     let daily = generate(&Scenario {

@@ -132,7 +132,11 @@ pub async fn measure(
 
 /// Declares a durable queue of the run bound to its three exchanges (as
 /// tach's queues are) and publishes the stream into it.
-async fn fill_queue(namespace: &Namespace, queue: &str, messages: &[Message]) -> anyhow::Result<()> {
+async fn fill_queue(
+    namespace: &Namespace,
+    queue: &str,
+    messages: &[Message],
+) -> anyhow::Result<()> {
     let prefix = &namespace.broker.prefix;
     let publisher = Publisher::connect(&namespace.broker.amqp_url, prefix).await?;
     publisher.declare_exchanges().await?;
@@ -175,7 +179,8 @@ fn this_executable() -> anyhow::Result<Command> {
 
 fn drain_command(namespace: &Namespace, queue: &str, count: u64) -> anyhow::Result<Command> {
     let mut command = this_executable()?;
-    command.args(["ceiling-drain", "--amqp-url", &namespace.broker.amqp_url])
+    command
+        .args(["ceiling-drain", "--amqp-url", &namespace.broker.amqp_url])
         .args(["--queue", queue, "--messages", &count.to_string()]);
     Ok(command)
 }

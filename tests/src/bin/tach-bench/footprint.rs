@@ -65,7 +65,8 @@ pub async fn run(
             Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
         publisher.publish(&messages, None).await?;
         publisher.close().await?;
-        let (recovery, mut peaks) = kill_and_restart(context, &database, &namespace, messages.len()).await?;
+        let (recovery, mut peaks) =
+            kill_and_restart(context, &database, &namespace, messages.len()).await?;
         let query_measured = earlier
             .iter()
             .any(|peak| peak.what.starts_with("tach-query"));
@@ -98,8 +99,11 @@ async fn kill_and_restart(
     expected: usize,
 ) -> anyhow::Result<(Recovery, Vec<PeakRss>)> {
     let kill_at = (expected as f64 * KILL_AT) as u64;
-    let first = Service::ingest(&context.binaries, &IngestConfig::new(&database.url, namespace)?)
-        .await?;
+    let first = Service::ingest(
+        &context.binaries,
+        &IngestConfig::new(&database.url, namespace)?,
+    )
+    .await?;
     let mut before = vec![Sample::now(0)?];
     loop {
         tokio::time::sleep(SAMPLE_EVERY).await;
@@ -127,8 +131,11 @@ async fn kill_and_restart(
     );
     let killed_at = Instant::now();
     let peak_before = first.kill().await?;
-    let second = Service::ingest(&context.binaries, &IngestConfig::new(&database.url, namespace)?)
-        .await?;
+    let second = Service::ingest(
+        &context.binaries,
+        &IngestConfig::new(&database.url, namespace)?,
+    )
+    .await?;
     let ready_after = killed_at.elapsed().as_secs_f64();
     let mut after = vec![Sample::now(0)?];
     let remaining = expected as u64 - last.finished;
@@ -233,9 +240,21 @@ fn report(recovery: &Recovery, peaks: &[PeakRss]) -> Report {
         &["measure", "value"],
     );
     let rows = [
-        ("msg/s over the 5 s before the kill", Some(recovery.rate_before), 0),
-        ("s from the kill to answering again", Some(recovery.ready_after), 2),
-        ("s from the kill to the first commit", recovery.first_commit_after, 2),
+        (
+            "msg/s over the 5 s before the kill",
+            Some(recovery.rate_before),
+            0,
+        ),
+        (
+            "s from the kill to answering again",
+            Some(recovery.ready_after),
+            2,
+        ),
+        (
+            "s from the kill to the first commit",
+            recovery.first_commit_after,
+            2,
+        ),
         (
             "s from the kill to the first 1-s window at >= 0.9 of the rate before",
             recovery.recovered_after,
@@ -262,7 +281,10 @@ fn report(recovery: &Recovery, peaks: &[PeakRss]) -> Report {
     };
     report.figure("tach_ingest_peak_rss_bytes", largest("tach-ingest"));
     report.figure("tach_query_peak_rss_bytes", largest("tach-query"));
-    report.figure("rate_before_kill_msg_per_s", rounded(recovery.rate_before, 0));
+    report.figure(
+        "rate_before_kill_msg_per_s",
+        rounded(recovery.rate_before, 0),
+    );
     report.figure(
         "recovered_after_kill_s",
         recovery.recovered_after.map(|s| rounded(s, 3)),

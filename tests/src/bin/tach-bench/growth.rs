@@ -64,9 +64,10 @@ impl GrowthArgs {
 /// Where publishing pauses (at the first copy boundary at or past each):
 /// 100,000 × 10ⁿ below the target, and the target.
 pub fn stages(target: u64) -> Vec<u64> {
-    let mut stages: Vec<u64> = std::iter::successors(Some(100_000u64), |stage| stage.checked_mul(10))
-        .take_while(|stage| *stage < target)
-        .collect();
+    let mut stages: Vec<u64> =
+        std::iter::successors(Some(100_000u64), |stage| stage.checked_mul(10))
+            .take_while(|stage| *stage < target)
+            .collect();
     stages.push(target);
     stages
 }
@@ -171,7 +172,8 @@ impl Feed {
             self.buffer = tokio::task::spawn_blocking(move || generate(&scenario)).await?;
             self.position = 0;
             self.next_copy += 1;
-            self.copy_ends.push(self.published + self.buffer.len() as u64);
+            self.copy_ends
+                .push(self.published + self.buffer.len() as u64);
         }
         let end = (self.position + CHUNK as usize).min(self.buffer.len());
         self.publisher
@@ -192,7 +194,8 @@ async fn grow(
     load: Option<&LoadArgs>,
 ) -> anyhow::Result<Outcome> {
     namespace.declare().await?;
-    let publisher = Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
+    let publisher =
+        Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
     let mut feed = Feed {
         publisher,
         base,
@@ -291,9 +294,15 @@ async fn feed_and_sample(
         sizes.push(StageSize { stored, bytes });
         if let Some(load) = load {
             let previous = query_stages.last();
-            let measured =
-                query::stage(context, load, &database.url, &database.pool, stored, previous)
-                    .await?;
+            let measured = query::stage(
+                context,
+                load,
+                &database.url,
+                &database.pool,
+                stored,
+                previous,
+            )
+            .await?;
             query_stages.push(measured);
         }
         // The pause (and the reads) are no part of any slice.
@@ -317,7 +326,14 @@ fn print_slice(slice: &Slice, first: Option<&Slice>) {
 fn report(slices: &[Slice], sizes: &[StageSize], peak: Option<u64>) -> Report {
     let mut table = Table::new(
         "growth: tach-ingest's rate as the database grows",
-        &["copy to events", "events", "seconds", "events/s", "CPU µs/event", "of first"],
+        &[
+            "copy to events",
+            "events",
+            "seconds",
+            "events/s",
+            "CPU µs/event",
+            "of first",
+        ],
     );
     let first_rate = slices.first().map_or(f64::NAN, |slice| slice.phase.rate());
     for slice in slices {

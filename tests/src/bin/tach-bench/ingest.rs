@@ -36,7 +36,8 @@ pub async fn run(context: &Context, options: &StreamArgs) -> anyhow::Result<Outc
     let outcome = async {
         println!("measuring the ceilings (each in its own process):");
         let ceilings = ceiling::measure(&namespace, &database, &spec, &messages).await?;
-        let (tach, peak) = drain_with_tach_ingest(context, &database, &namespace, &messages).await?;
+        let (tach, peak) =
+            drain_with_tach_ingest(context, &database, &namespace, &messages).await?;
         anyhow::Ok((ceilings, tach, peak))
     }
     .await;
@@ -61,7 +62,8 @@ pub async fn drain_with_tach_ingest(
     messages: &[Message],
 ) -> anyhow::Result<(Phase, Option<u64>)> {
     namespace.declare().await?;
-    let publisher = Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
+    let publisher =
+        Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
     publisher.publish(messages, None).await?;
     publisher.close().await?;
     println!("tach-ingest draining {} messages:", messages.len());
@@ -81,7 +83,14 @@ fn report(messages: &[Message], ceilings: &Ceilings, tach: &Phase, peak: Option<
     let ceiling = &ceilings.both;
     let mut table = Table::new(
         format!("ingest: {}", stream::describe(messages)),
-        &["phase", "messages", "seconds", "msg/s", "CPU µs/msg", "of ceiling"],
+        &[
+            "phase",
+            "messages",
+            "seconds",
+            "msg/s",
+            "CPU µs/msg",
+            "of ceiling",
+        ],
     );
     let mut row = |name: &str, phase: &Phase| {
         table.row(vec![
@@ -94,7 +103,10 @@ fn report(messages: &[Message], ceilings: &Ceilings, tach: &Phase, peak: Option<
         ]);
     };
     row("(a) drain only: ack, no storage", &ceilings.drain);
-    row("(b) load only: keys + raw rows, 2 connections", &ceilings.load);
+    row(
+        "(b) load only: keys + raw rows, 2 connections",
+        &ceilings.load,
+    );
     row("(c) ceiling: (a) and (b) at once", ceiling);
     row("tach-ingest", tach);
     let mut report = Report::new("ingest");
@@ -104,14 +116,23 @@ fn report(messages: &[Message], ceilings: &Ceilings, tach: &Phase, peak: Option<
     println!(
         "\n  tach-ingest / ceiling: {ratio:.2} of the rate, {cpu_ratio:.2}× the CPU per message; \
          peak RSS {}",
-        peak.map_or("unknown".into(), |bytes| format!("{:.0} MiB", system::mib(bytes)))
+        peak.map_or("unknown".into(), |bytes| format!(
+            "{:.0} MiB",
+            system::mib(bytes)
+        ))
     );
     report.figure("messages", messages.len());
     report.figure("ceiling_msg_per_s", rounded(ceiling.rate(), 0));
     report.figure("tach_ingest_msg_per_s", rounded(tach.rate(), 0));
     report.figure("ratio_to_ceiling", rounded(ratio, 3));
-    report.figure("cpu_us_per_msg_ceiling", rounded(ceiling.cpu_per_message(), 1));
-    report.figure("cpu_us_per_msg_tach_ingest", rounded(tach.cpu_per_message(), 1));
+    report.figure(
+        "cpu_us_per_msg_ceiling",
+        rounded(ceiling.cpu_per_message(), 1),
+    );
+    report.figure(
+        "cpu_us_per_msg_tach_ingest",
+        rounded(tach.cpu_per_message(), 1),
+    );
     report.figure("cpu_ratio_to_ceiling", rounded(cpu_ratio, 3));
     report.figure("tach_ingest_peak_rss_bytes", peak);
     report

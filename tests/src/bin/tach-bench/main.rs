@@ -266,8 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Waits for Ctrl-C or SIGTERM and names it.
 async fn interrupted() -> anyhow::Result<&'static str> {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result.map(|()| "Ctrl-C").map_err(Into::into),
         _ = terminate.recv() => Ok("SIGTERM"),

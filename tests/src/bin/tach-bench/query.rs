@@ -290,8 +290,19 @@ pub fn report(stages: &[Stage]) -> Report {
                 stage.floor.p99_ms
             ),
             &[
-                "endpoint", "family", "p50 ms", "p99 ms", "req/s", "rows", "errors", "×floor",
-                "×prev", "budget ms", "ok", "load", "path",
+                "endpoint",
+                "family",
+                "p50 ms",
+                "p99 ms",
+                "req/s",
+                "rows",
+                "errors",
+                "×floor",
+                "×prev",
+                "budget ms",
+                "ok",
+                "load",
+                "path",
             ],
         );
         let mut misses = 0;
@@ -592,16 +603,15 @@ impl Picks {
                 .is_some_and(|when| when >= day_ago);
             recent && text_of(row, "event").is_some_and(|event| event.ends_with(".end"))
         });
-        let operations = sqlx::query_scalar::<_, String>(
-            "SELECT operation FROM timings WHERE duration_us >= 0",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(|error| format!("reading timed operations: {error}"))
-        .and_then(|names| {
-            frequency("operation", names.into_iter())
-                .ok_or_else(|| "no complete timing".to_owned())
-        });
+        let operations =
+            sqlx::query_scalar::<_, String>("SELECT operation FROM timings WHERE duration_us >= 0")
+                .fetch_all(pool)
+                .await
+                .map_err(|error| format!("reading timed operations: {error}"))
+                .and_then(|names| {
+                    frequency("operation", names.into_iter())
+                        .ok_or_else(|| "no complete timing".to_owned())
+                });
         Picks {
             deployment: found(
                 "deployment",
@@ -887,9 +897,17 @@ fn stacky(c: &mut Catalogue, picks: &Picks) {
         let value = |field: &str| nova.iter().find(|values| values.field == field).cloned();
         if let Some(instance) = value("instance") {
             let frequent = &instance.frequent;
-            c.add("stacky", "uuid (frequent instance)", format!("/stacky/uuid/?uuid={frequent}"));
+            c.add(
+                "stacky",
+                "uuid (frequent instance)",
+                format!("/stacky/uuid/?uuid={frequent}"),
+            );
             if let Some(rare) = &instance.rare {
-                c.add("stacky", "uuid (rare instance)", format!("/stacky/uuid/?uuid={rare}"));
+                c.add(
+                    "stacky",
+                    "uuid (rare instance)",
+                    format!("/stacky/uuid/?uuid={rare}"),
+                );
             }
         }
         if let Some(request) = value("request_id") {
@@ -899,14 +917,22 @@ fn stacky(c: &mut Catalogue, picks: &Picks) {
         searches(c, "nova", &nova);
     }
     for usage in ["launches", "deletes", "exists"] {
-        c.add("stacky", format!("usage/{usage}"), format!("/stacky/usage/{usage}/"));
+        c.add(
+            "stacky",
+            format!("usage/{usage}"),
+            format!("/stacky/usage/{usage}/"),
+        );
     }
     if let Some(instance) = c.need("long-lived instance", &picks.long_lived) {
         let path = format!("/stacky/timings/uuid/?uuid={instance}");
         c.add("stacky", "timings/uuid (long-lived instance)", path);
         for usage in ["launches", "deletes", "exists"] {
             let path = format!("/stacky/usage/{usage}/?instance={instance}");
-            c.add("stacky", format!("usage/{usage} (long-lived instance)"), path);
+            c.add(
+                "stacky",
+                format!("usage/{usage} (long-lived instance)"),
+                path,
+            );
         }
     }
     if let Some(tenant) = c.need("kpi/<tenant>", &picks.recent_tenant) {
@@ -932,9 +958,7 @@ fn stacky(c: &mut Catalogue, picks: &Picks) {
         let path = format!("/stacky/watch/{deployment}/?since={since}");
         c.add("stacky", "watch/<deployment> (last 10 min of data)", path);
         c.add("stacky", "summary", "/stacky/summary/");
-        let hour = newest
-            .duration_trunc(TimeDelta::hours(1))
-            .unwrap_or(newest);
+        let hour = newest.duration_trunc(TimeDelta::hours(1)).unwrap_or(newest);
         let (min, max) = (unix(hour - TimeDelta::hours(24)), unix(hour));
         let path = format!("/stacky/summary/?when_min={min}&when_max={max}");
         c.add("stacky", "summary (24 h, on hour boundaries)", path);
@@ -990,25 +1014,55 @@ fn socorro(c: &mut Catalogue, picks: &Picks) {
         day(end - TimeDelta::days(7)),
         day(end)
     );
-    let top = format!("/crashes/signatures/?product={product}&version={version}&end_date={}", day(end));
-    c.add("socorro", "crashes/signatures (720 h)", format!("{top}&duration=720"));
+    let top = format!(
+        "/crashes/signatures/?product={product}&version={version}&end_date={}",
+        day(end)
+    );
+    c.add(
+        "socorro",
+        "crashes/signatures (720 h)",
+        format!("{top}&duration=720"),
+    );
     c.add("socorro", "crashes/signatures (168 h)", top);
     if let Some(signature) = c.need("crashes/comments", &crash.commented) {
-        let path = format!("/crashes/comments/?signature={}&{window}", encode(signature));
+        let path = format!(
+            "/crashes/comments/?signature={}&{window}",
+            encode(signature)
+        );
         c.add("socorro", "crashes/comments", path);
     }
     if let Some(uuid) = c.need("crashes/paireduuid", &crash.hang_uuid) {
-        c.add("socorro", "crashes/paireduuid", format!("/crashes/paireduuid/?uuid={uuid}"));
+        c.add(
+            "socorro",
+            "crashes/paireduuid",
+            format!("/crashes/paireduuid/?uuid={uuid}"),
+        );
     }
     if let Some((uuid, date)) = c.need("extensions", &crash.extension) {
         let date = encode(&date.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string());
-        c.add("socorro", "extensions", format!("/extensions/?uuid={uuid}&date={date}"));
+        c.add(
+            "socorro",
+            "extensions",
+            format!("/extensions/?uuid={uuid}&date={date}"),
+        );
     }
-    c.add("socorro", "products/builds", format!("/products/builds/?product={product}"));
+    c.add(
+        "socorro",
+        "products/builds",
+        format!("/products/builds/?product={product}"),
+    );
     let pair = encode(&format!("{}:{}", crash.product, crash.version));
-    c.add("socorro", "products/versions (one)", format!("/products/versions/?versions={pair}"));
+    c.add(
+        "socorro",
+        "products/versions (one)",
+        format!("/products/versions/?versions={pair}"),
+    );
     c.add("socorro", "products/versions (all)", "/products/versions/");
-    c.add("socorro", "search/signatures", format!("/search/signatures/?{window}"));
+    c.add(
+        "socorro",
+        "search/signatures",
+        format!("/search/signatures/?{window}"),
+    );
     let word = crash
         .signatures
         .frequent
@@ -1016,15 +1070,30 @@ fn socorro(c: &mut Catalogue, picks: &Picks) {
         .next()
         .unwrap_or_default()
         .to_owned();
-    let path = format!("/search/signatures/?for={}&search_mode=contains&{window}", encode(&word));
+    let path = format!(
+        "/search/signatures/?for={}&search_mode=contains&{window}",
+        encode(&word)
+    );
     c.add("socorro", "search/signatures (contains)", path);
-    c.add("socorro", "search/crashes", format!("/search/crashes/?{window}"));
+    c.add(
+        "socorro",
+        "search/crashes",
+        format!("/search/crashes/?{window}"),
+    );
     let list = |signature: &str| format!("/report/list/?signature={}&{window}", encode(signature));
-    c.add("socorro", "report/list (frequent signature)", list(&crash.signatures.frequent));
+    c.add(
+        "socorro",
+        "report/list (frequent signature)",
+        list(&crash.signatures.frequent),
+    );
     if let Some(rare) = &crash.signatures.rare {
         c.add("socorro", "report/list (rare signature)", list(rare));
     }
-    c.add("socorro", "util/versions_info", format!("/util/versions_info/?versions={pair}"));
+    c.add(
+        "socorro",
+        "util/versions_info",
+        format!("/util/versions_info/?versions={pair}"),
+    );
 }
 
 fn releases(c: &mut Catalogue, picks: &Picks) {
@@ -1032,32 +1101,80 @@ fn releases(c: &mut Catalogue, picks: &Picks) {
     c.add("releases", "environments", "/environments");
     c.add("releases", "packages", "/packages");
     for field in ["users", "platforms", "packages"] {
-        c.add("releases", format!("info/{field}"), format!("/info/{field}"));
+        c.add(
+            "releases",
+            format!("info/{field}"),
+            format!("/info/{field}"),
+        );
     }
-    c.add("releases", "info/packages/versions", "/info/packages/versions");
+    c.add(
+        "releases",
+        "info/packages/versions",
+        "/info/packages/versions",
+    );
     c.add("releases", "stats", "/stats");
-    c.add("releases", "stats/by_date/release", "/stats/by_date/release");
+    c.add(
+        "releases",
+        "stats/by_date/release",
+        "/stats/by_date/release",
+    );
     let Some(release) = c.need("release", &picks.release).cloned() else {
         return;
     };
-    c.add("releases", "releases/<id>", format!("/releases/{}", release.id));
+    c.add(
+        "releases",
+        "releases/<id>",
+        format!("/releases/{}", release.id),
+    );
     if let Some(tag) = c.need("release/<tag>", &release.tag) {
-        c.add("releases", "release/<tag>", format!("/release/{}", encode(tag)));
+        c.add(
+            "releases",
+            "release/<tag>",
+            format!("/release/{}", encode(tag)),
+        );
         let number = tag.trim_start_matches('v');
-        c.add("releases", "releases/<number>", format!("/releases/{}", encode(number)));
+        c.add(
+            "releases",
+            "releases/<number>",
+            format!("/releases/{}", encode(number)),
+        );
     }
     if let Some(user) = c.need("releases?user", &release.user) {
         let user = encode(user);
-        c.add("releases", "releases?user", format!("/releases?user={user}"));
-        c.add("releases", "info/users/<user>", format!("/info/users/{user}"));
-        c.add("releases", "stats/user/<user>", format!("/stats/user/{user}"));
+        c.add(
+            "releases",
+            "releases?user",
+            format!("/releases?user={user}"),
+        );
+        c.add(
+            "releases",
+            "info/users/<user>",
+            format!("/info/users/{user}"),
+        );
+        c.add(
+            "releases",
+            "stats/user/<user>",
+            format!("/stats/user/{user}"),
+        );
     }
     if let Some((id, name)) = c.need("packages", &release.package) {
         let name = encode(name);
-        c.add("releases", "releases?package_name", format!("/releases?package_name={name}"));
+        c.add(
+            "releases",
+            "releases?package_name",
+            format!("/releases?package_name={name}"),
+        );
         c.add("releases", "packages/<id>", format!("/packages/{id}"));
-        c.add("releases", "info/packages/<name>", format!("/info/packages/{name}"));
-        c.add("releases", "stats/package/<name>", format!("/stats/package/{name}"));
+        c.add(
+            "releases",
+            "info/packages/<name>",
+            format!("/info/packages/{name}"),
+        );
+        c.add(
+            "releases",
+            "stats/package/<name>",
+            format!("/stats/package/{name}"),
+        );
     }
     if let Some(environment) = c.need("environment/<name>", &release.environment) {
         let path = format!("/environment/{}", encode(environment));

@@ -28,7 +28,10 @@ enum Created {
 static CREATED: Mutex<Vec<Created>> = Mutex::new(Vec::new());
 
 fn register(created: Created) {
-    CREATED.lock().unwrap_or_else(|e| e.into_inner()).push(created);
+    CREATED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(created);
 }
 
 fn deregister(created: &Created) {
@@ -142,8 +145,8 @@ impl ScratchDatabase {
 }
 
 async fn drop_database(server: &str, name: &str) -> anyhow::Result<()> {
-    let admin = tach_schema::connect(&database_url(server, "postgres")?, PoolSettings::default())
-        .await?;
+    let admin =
+        tach_schema::connect(&database_url(server, "postgres")?, PoolSettings::default()).await?;
     let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
     sqlx::query(sqlx::AssertSqlSafe(statement))
         .execute(&admin)

@@ -139,7 +139,11 @@ impl Service {
                 }
             }
             if Instant::now() > deadline {
-                bail!("{} did not answer on {} within 60 s", self.name, self.address);
+                bail!(
+                    "{} did not answer on {} within 60 s",
+                    self.name,
+                    self.address
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

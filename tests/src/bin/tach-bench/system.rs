@@ -95,8 +95,7 @@ pub fn free_bytes(path: &Path) -> anyhow::Result<u64> {
 /// A local address whose port was free a moment ago (the OS picked it), for
 /// a service started next; the small race with other processes is accepted.
 pub fn free_local_address() -> anyhow::Result<SocketAddr> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a local port")?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a local port")?;
     Ok(listener.local_addr()?)
 }
 
