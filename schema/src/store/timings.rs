@@ -239,55 +239,16 @@ impl BucketDeltas {
         let buckets: Vec<i16> = changed.iter().map(|((_, _, bucket), _)| *bucket).collect();
         let counts: Vec<i64> = changed.iter().map(|(_, (n, _))| *n).collect();
         let totals: Vec<i64> = changed.iter().map(|(_, (_, total))| *total).collect();
-        sqlx::query(
-            "INSERT INTO timing_buckets AS b (operation, hour, bucket, n, total_us)
-             SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::bigint[], $5::bigint[])
-             ON CONFLICT (operation, hour, bucket)
-             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
-        )
-        .bind(&operations)
-        .bind(&hours)
-        .bind(&buckets)
-        .bind(&counts)
-        .bind(&totals)
-        .execute(&mut *tx)
-        .await?;
-        // The rollups take the same changes, summed per day and overall
-        // (grouped, so no statement updates a row twice).
-        sqlx::query(
-            "INSERT INTO timing_buckets_daily AS b (operation, day, bucket, n, total_us)
-             SELECT operation, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', bucket,
-                    sum(n), sum(total_us)
-             FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::bigint[], $5::bigint[])
-                  AS change (operation, hour, bucket, n, total_us)
-             GROUP BY 1, 2, 3
-             ORDER BY 1, 2, 3
-             ON CONFLICT (operation, day, bucket)
-             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
-        )
-        .bind(&operations)
-        .bind(&hours)
-        .bind(&buckets)
-        .bind(&counts)
-        .bind(&totals)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO timing_buckets_total AS b (operation, bucket, n, total_us)
-             SELECT operation, bucket, sum(n), sum(total_us)
-             FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::bigint[])
-                  AS change (operation, bucket, n, total_us)
-             GROUP BY 1, 2
-             ORDER BY 1, 2
-             ON CONFLICT (operation, bucket)
-             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us",
-        )
-        .bind(&operations)
-        .bind(&buckets)
-        .bind(&counts)
-        .bind(&totals)
-        .execute(&mut *tx)
-        .await?;
+        for level in LEVELS {
+            sqlx::query(sqlx::AssertSqlSafe(level.upsert()))
+                .bind(&operations)
+                .bind(&hours)
+                .bind(&buckets)
+                .bind(&counts)
+                .bind(&totals)
+                .execute(&mut *tx)
+                .await?;
+        }
         // A bucket emptied by a re-pairing leaves no row, so the stored state
         // is the same whatever the arrival order. Only a subtraction can
         // empty one: most batches only add, and skip these deletes.
@@ -300,36 +261,88 @@ impl BucketDeltas {
         let operations: Vec<&str> = subtracted.iter().map(|&i| operations[i]).collect();
         let hours: Vec<DateTime<Utc>> = subtracted.iter().map(|&i| hours[i]).collect();
         let buckets: Vec<i16> = subtracted.iter().map(|&i| buckets[i]).collect();
-        sqlx::query(
-            "DELETE FROM timing_buckets
-             WHERE n = 0 AND (operation, hour, bucket) IN
-                   (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::smallint[]))",
-        )
-        .bind(&operations)
-        .bind(&hours)
-        .bind(&buckets)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM timing_buckets_daily
-             WHERE n = 0 AND (operation, day, bucket) IN
-                   (SELECT operation, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', bucket
-                    FROM unnest($1::text[], $2::timestamptz[], $3::smallint[]) AS change (operation, hour, bucket))",
-        )
-        .bind(&operations)
-        .bind(&hours)
-        .bind(&buckets)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM timing_buckets_total
-             WHERE n = 0 AND (operation, bucket) IN
-                   (SELECT * FROM unnest($1::text[], $2::smallint[]))",
-        )
-        .bind(&operations)
-        .bind(&buckets)
-        .execute(&mut *tx)
-        .await?;
+        for level in LEVELS {
+            sqlx::query(sqlx::AssertSqlSafe(level.delete_emptied()))
+                .bind(&operations)
+                .bind(&hours)
+                .bind(&buckets)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(())
+    }
+}
+
+/// One table of summary aggregates: the hourly rows, or a rollup of them.
+/// Every level takes the same hourly changes, summed to its own key (so no
+/// statement updates a row twice), in key order.
+struct Level {
+    table: &'static str,
+    /// The table's key columns.
+    key: &'static str,
+    /// The key of an hourly change (columns `operation`, `hour`, `bucket`) at this level.
+    key_of_change: &'static str,
+    /// `1, 2, …` over the key's columns, for GROUP BY and ORDER BY.
+    key_positions: &'static str,
+}
+
+const LEVELS: [Level; 3] = [
+    Level {
+        table: "timing_buckets",
+        key: "operation, hour, bucket",
+        key_of_change: "operation, hour, bucket",
+        key_positions: "1, 2, 3",
+    },
+    Level {
+        table: "timing_buckets_daily",
+        key: "operation, day, bucket",
+        key_of_change:
+            "operation, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', bucket",
+        key_positions: "1, 2, 3",
+    },
+    Level {
+        table: "timing_buckets_total",
+        key: "operation, bucket",
+        key_of_change: "operation, bucket",
+        key_positions: "1, 2",
+    },
+];
+
+impl Level {
+    /// Adds the changes ($1–$5: operations, hours, buckets, counts, totals).
+    fn upsert(&self) -> String {
+        let Level {
+            table,
+            key,
+            key_of_change,
+            key_positions,
+        } = self;
+        format!(
+            "INSERT INTO {table} AS b ({key}, n, total_us)
+             SELECT {key_of_change}, sum(n), sum(total_us)
+             FROM unnest($1::text[], $2::timestamptz[], $3::smallint[], $4::bigint[], $5::bigint[])
+                  AS change (operation, hour, bucket, n, total_us)
+             GROUP BY {key_positions}
+             ORDER BY {key_positions}
+             ON CONFLICT ({key})
+             DO UPDATE SET n = b.n + EXCLUDED.n, total_us = b.total_us + EXCLUDED.total_us"
+        )
+    }
+
+    /// Deletes the rows of the changed keys ($1–$3) that are now empty.
+    fn delete_emptied(&self) -> String {
+        let Level {
+            table,
+            key,
+            key_of_change,
+            ..
+        } = self;
+        format!(
+            "DELETE FROM {table}
+             WHERE n = 0 AND ({key}) IN
+                   (SELECT {key_of_change}
+                    FROM unnest($1::text[], $2::timestamptz[], $3::smallint[])
+                         AS change (operation, hour, bucket))"
+        )
     }
 }
