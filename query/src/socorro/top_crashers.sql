@@ -15,14 +15,8 @@ WITH parts AS (
     SELECT signature, total, win_count, mac_count, linux_count, hang_count,
            plugin_count, content_count
     FROM crash_signature_hours
-    WHERE product = $1 AND version = $2 AND hour >= $5 AND hour < $6
-      AND ($9::text IS NULL OR process = $9)
-      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
-    UNION ALL
-    SELECT signature, total, win_count, mac_count, linux_count, hang_count,
-           plugin_count, content_count
-    FROM crash_signature_hours
-    WHERE product = $1 AND version = $2 AND hour >= $7 AND hour < $8
+    WHERE product = $1 AND version = $2
+      AND ((hour >= $5 AND hour < $6) OR (hour >= $7 AND hour < $8))
       AND ($9::text IS NULL OR process = $9)
       AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
     UNION ALL
