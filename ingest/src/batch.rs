@@ -2,11 +2,19 @@
 //! in one transaction, retrying transient failures and isolating a message
 //! the database refuses so it cannot block the stream (SPEC §4.3).
 
-use std::time::Duration;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 use tach_schema::{BatchOutcome, Delivery, Event, ExchangeFamily, Rejected, Store, StoreError};
 use tokio_util::sync::CancellationToken;
+
+use crate::retry::{self, Backoff, Persistent, Stopped};
+
+/// Failures in a row, while PostgreSQL answers other queries, after which a
+/// transient-looking error is blamed on the batch's data and the batch is
+/// split. Three keeps a terminated backend or a failover from splitting
+/// batches, and bounds how long a poison message delays the stream.
+const PERSISTENT_AFTER_FAILURES: u32 = 3;
 
 /// A delivery taken off the bus, owned, with what parsing needs.
 #[derive(Debug, Clone)]
@@ -21,8 +29,30 @@ pub struct Received {
     pub family: ExchangeFamily,
     /// The body.
     pub body: Vec<u8>,
+    /// Its AMQP properties (None for replays).
+    pub properties: Option<lapin::BasicProperties>,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
+}
+
+impl Received {
+    /// This delivery as a rejection with `reason`, keeping its bytes and envelope.
+    fn rejected(&self, deployment: &str, reason: &'static str, message: String) -> Rejected {
+        Rejected {
+            deployment: deployment.to_owned(),
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            queue: self.queue.clone(),
+            reason,
+            message,
+            body: self.body.clone(),
+            properties: self
+                .properties
+                .as_ref()
+                .and_then(|properties| serde_json::to_value(properties).ok()),
+            received_at: self.received_at,
+        }
+    }
 }
 
 /// A batch after parsing.
@@ -30,6 +60,8 @@ pub struct Received {
 pub struct Prepared {
     /// Messages that parsed.
     pub events: Vec<Event>,
+    /// For each event, the index of its delivery in the batch.
+    pub sources: Vec<usize>,
     /// Messages that did not, with their reason.
     pub rejected: Vec<Rejected>,
     /// The family label of each rejection, for metrics: the exchange's family,
@@ -49,7 +81,7 @@ fn family_label(family: ExchangeFamily) -> &'static str {
 /// Parses every delivery; nothing here fails, a bad message becomes a rejection.
 pub fn prepare(deployment: &str, received: &[Received], max_body_bytes: usize) -> Prepared {
     let mut prepared = Prepared::default();
-    for message in received {
+    for (index, message) in received.iter().enumerate() {
         let delivery = Delivery {
             exchange: &message.exchange,
             routing_key: &message.routing_key,
@@ -58,19 +90,13 @@ pub fn prepare(deployment: &str, received: &[Received], max_body_bytes: usize) -
             received_at: message.received_at,
         };
         match tach_schema::parse(&delivery, max_body_bytes) {
-            Ok(event) => prepared.events.push(event),
+            Ok(event) => {
+                prepared.events.push(event);
+                prepared.sources.push(index);
+            }
             Err(error) => prepared.push_rejected(
                 family_label(message.family),
-                Rejected {
-                    deployment: deployment.to_owned(),
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
-                    queue: message.queue.clone(),
-                    reason: error.code(),
-                    message: error.to_string(),
-                    body: message.body.clone(),
-                    received_at: message.received_at,
-                },
+                message.rejected(deployment, error.code(), error.to_string()),
             ),
         }
     }
@@ -99,108 +125,116 @@ pub struct Destination {
     pub name: String,
 }
 
-/// Commits a prepared batch, retrying transient failures with backoff until
-/// it commits or `abandon` is cancelled. A batch the database refuses for its
-/// data is written event by event, and the events it refuses are rejected.
-/// On return the prepared batch holds exactly what was committed.
+/// Commits a prepared batch of `received`, retrying transient failures
+/// until it commits or `abandon` is cancelled. A batch the database refuses
+/// — at once, or by failing again and again while it answers otherwise — is
+/// split in halves until each refused message stands alone; those are
+/// rejected as `database_rejected` and the rest stored. On return the
+/// prepared batch holds exactly what was committed.
 pub async fn commit(
     store: &Store,
     destination: &Destination,
+    received: &[Received],
     prepared: &mut Prepared,
     abandon: &CancellationToken,
 ) -> Result<BatchOutcome, Abandoned> {
-    match write_retrying(
+    match write(
         store,
         destination.id,
         &prepared.events,
         &prepared.rejected,
         abandon,
     )
-    .await?
+    .await
     {
         Ok(outcome) => Ok(outcome),
-        Err(error) => {
+        Err(Stopped::Cancelled) => Err(Abandoned),
+        Err(Stopped::GaveUp(error)) => {
             tracing::warn!(error = %error, batch_size = prepared.events.len(), "database refused a batch, isolating the cause");
-            commit_one_by_one(store, destination, prepared, abandon).await
+            isolate(store, destination, received, prepared, abandon).await
         }
     }
 }
 
-/// Writes until success, a permanent error (returned inside Ok), or abandon.
-async fn write_retrying(
+/// One write of events and rejections, through the retry helper.
+async fn write(
     store: &Store,
     deployment_id: i32,
     events: &[Event],
     rejected: &[Rejected],
     abandon: &CancellationToken,
-) -> Result<Result<BatchOutcome, StoreError>, Abandoned> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match store.write_batch(deployment_id, events, rejected).await {
-            Ok(outcome) => return Ok(Ok(outcome)),
-            Err(error) if !error.is_transient() => return Ok(Err(error)),
-            Err(error) => {
-                tracing::warn!(error = %error, retry_in_ms = backoff.as_millis() as u64, "batch not committed, retrying");
-                tokio::select! {
-                    _ = abandon.cancelled() => return Err(Abandoned),
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
+) -> Result<BatchOutcome, Stopped<StoreError>> {
+    let persistent = Persistent {
+        after_failures: PERSISTENT_AFTER_FAILURES,
+        server_answers: || store.answers(),
+    };
+    retry::retry(
+        "committing a batch",
+        Backoff::COMMIT,
+        abandon,
+        Some(persistent),
+        || store.write_batch(deployment_id, events, rejected),
+    )
+    .await
 }
 
-async fn commit_one_by_one(
+/// Bisects the batch's events (rejections aside): each half is written on
+/// its own, a refused half is split again, and a refused single event is
+/// rejected. Halves are written in order, so the stored events keep it.
+async fn isolate(
     store: &Store,
     destination: &Destination,
+    received: &[Received],
     prepared: &mut Prepared,
     abandon: &CancellationToken,
 ) -> Result<BatchOutcome, Abandoned> {
     let events = std::mem::take(&mut prepared.events);
+    let sources = std::mem::take(&mut prepared.sources);
     let mut outcome = BatchOutcome::default();
-    for event in events {
-        let single = std::slice::from_ref(&event);
-        match write_retrying(store, destination.id, single, &[], abandon).await? {
-            Ok(one) => {
-                let index = prepared.events.len();
-                if one.stored.is_empty() {
-                    outcome.duplicates.push(index);
-                } else {
-                    outcome.stored.push(index);
-                }
-                prepared.events.push(event);
+    let mut pending: Vec<Range<usize>> = Vec::new();
+    pending.push(0..events.len());
+    while let Some(range) = pending.pop() {
+        let chunk = &events[range.clone()];
+        match write(store, destination.id, chunk, &[], abandon).await {
+            Ok(written) => {
+                let offset = prepared.events.len();
+                outcome
+                    .stored
+                    .extend(written.stored.iter().map(|i| i + offset));
+                outcome
+                    .duplicates
+                    .extend(written.duplicates.iter().map(|i| i + offset));
+                outcome.pairs_completed += written.pairs_completed;
+                prepared.events.extend_from_slice(chunk);
+                prepared.sources.extend_from_slice(&sources[range]);
             }
-            Err(error) => prepared.push_rejected(
-                event.family.as_str(),
-                refused(&destination.name, &event, &error),
-            ),
+            Err(Stopped::Cancelled) => return Err(Abandoned),
+            Err(Stopped::GaveUp(error)) if range.len() == 1 => {
+                let event = &events[range.start];
+                tracing::warn!(error = %error, message_id = %event.message_id, "database refused a message, rejecting it");
+                let delivery = &received[sources[range.start]];
+                prepared.push_rejected(
+                    event.family.as_str(),
+                    delivery.rejected(&destination.name, "database_rejected", error.to_string()),
+                );
+            }
+            Err(Stopped::GaveUp(_)) => {
+                let middle = range.start + range.len() / 2;
+                // Popped last-in first-out: the first half goes first.
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
+            }
         }
     }
-    let rejected = std::mem::take(&mut prepared.rejected);
-    loop {
-        match write_retrying(store, destination.id, &[], &rejected, abandon).await? {
-            Ok(_) => break,
-            Err(error) => {
-                // Rejected rows hold bytes and text without NUL: this would be a bug.
-                tracing::error!(error = %error, "could not store rejected messages, retrying");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
+    match write(store, destination.id, &[], &prepared.rejected, abandon).await {
+        Ok(_) => Ok(outcome),
+        Err(Stopped::Cancelled) => Err(Abandoned),
+        Err(Stopped::GaveUp(error)) => {
+            // Rejected rows hold bytes, JSON and escaped text only
+            // (tach_schema::text): PostgreSQL refusing them is a bug. The
+            // batch is not acknowledged, so nothing is lost.
+            tracing::error!(error = %error, "could not store rejected messages; the batch will be redelivered");
+            Err(Abandoned)
         }
-    }
-    prepared.rejected = rejected;
-    Ok(outcome)
-}
-
-fn refused(deployment: &str, event: &Event, error: &StoreError) -> Rejected {
-    Rejected {
-        deployment: deployment.to_owned(),
-        exchange: event.exchange.clone(),
-        routing_key: event.routing_key.clone(),
-        queue: None,
-        reason: "database_rejected",
-        message: error.to_string(),
-        body: event.body.clone().into_bytes(),
-        received_at: Utc::now(),
     }
 }

@@ -18,41 +18,30 @@ use crate::acks::AckFrontier;
 use crate::batch::{self, Abandoned, Destination, Prepared, Received};
 use crate::config::DeploymentConfig;
 use crate::metrics;
+use crate::retry::{self, Backoff, Class, Classify, Stopped};
 use crate::topology::{self, QueueSpec};
 use crate::Settings;
 
-/// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Consumes one deployment until `shutdown` is cancelled.
+/// Consumes one deployment until `shutdown` is cancelled, reconnecting
+/// after any failure.
 pub async fn run(
     deployment: DeploymentConfig,
     store: Store,
     settings: Settings,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_secs(1);
     metrics::register_deployment(&deployment.name);
-    while !shutdown.is_cancelled() {
-        match session(&deployment, &store, &settings, &shutdown).await {
-            Ok(()) => break,
-            Err(failure) => {
-                if failure.was_consuming {
-                    backoff = Duration::from_secs(1);
-                }
-                tracing::warn!(
-                    deployment = %deployment.name,
-                    error = %failure.error,
-                    retry_in_secs = backoff.as_secs(),
-                    "consumer stopped, reconnecting"
-                );
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+    let what = format!("consumer of deployment {}", deployment.name);
+    let result = retry::retry(
+        &what,
+        Backoff::CONNECT,
+        &shutdown,
+        retry::never_persistent(),
+        || session(&deployment, &store, &settings, &shutdown),
+    )
+    .await;
+    if let Err(Stopped::GaveUp(failure)) = result {
+        tracing::error!(deployment = %deployment.name, error = %failure, "consumer gave up");
     }
     tracing::info!(deployment = %deployment.name, "consumer stopped");
 }
@@ -62,6 +51,22 @@ struct SessionFailure {
     /// It got as far as consuming, so the next attempt starts with a short backoff.
     was_consuming: bool,
     error: anyhow::Error,
+}
+
+impl std::fmt::Display for SessionFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl Classify for SessionFailure {
+    fn class(&self) -> Class {
+        self.error.class()
+    }
+
+    fn made_progress(&self) -> bool {
+        self.was_consuming
+    }
 }
 
 fn before_consuming(error: impl Into<anyhow::Error>) -> SessionFailure {
@@ -240,6 +245,7 @@ impl BatchLoop {
             queue: Some(queue.name.clone()),
             family: queue.family,
             body: delivery.data,
+            properties: Some(delivery.properties),
             received_at: chrono::Utc::now(),
         });
     }
@@ -261,7 +267,8 @@ impl BatchLoop {
         self.writers.spawn(async move {
             let started = Instant::now();
             let mut prepared = batch::prepare(&destination.name, &received, max_body_bytes);
-            let outcome = batch::commit(&store, &destination, &mut prepared, &abandon).await;
+            let outcome =
+                batch::commit(&store, &destination, &received, &mut prepared, &abandon).await;
             Written {
                 tags,
                 prepared,

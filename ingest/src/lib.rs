@@ -4,6 +4,7 @@
 //! - [`topology`]: exchanges, queues and bindings of a deployment.
 //! - [`consumer`]: one deployment's consume → batch → commit → ack loop.
 //! - [`batch`]: parsing a batch and committing it (retries, isolation).
+//! - [`retry`]: the one retry loop: bounded backoff, shutdown, error classes.
 //! - [`acks`]: which deliveries may be acknowledged.
 //! - [`metrics`]: Prometheus metrics and their endpoint.
 //! - [`commands`]: the subcommands.
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod consumer;
 pub mod metrics;
+pub mod retry;
 pub mod topology;
 
 use std::time::Duration;

@@ -481,10 +481,11 @@ impl ProductBuild {
     }
 }
 
-/// A scalar as text, without NUL (PostgreSQL text cannot hold it).
+/// A scalar as text, NUL escaped ([`crate::text`]; not cut: a signature
+/// may be long).
 fn text(value: Option<&Value>) -> Option<String> {
     let text = match value? {
-        Value::String(text) => text.replace('\0', ""),
+        Value::String(text) => crate::text::escape_nul(text).into_owned(),
         Value::Number(number) => number.to_string(),
         Value::Bool(flag) => flag.to_string(),
         _ => return None,

@@ -3,17 +3,15 @@
 //! families — normalized into one [`Event`], with the fields derived as
 //! StackTach derived them. Pure functions over bytes; no I/O.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::ParseError;
 use crate::event::{Delivery, Event, Family};
+use crate::text::{self, MAX_FIELD_CHARS};
 use crate::{image_type, timestamp};
-
-/// Longest value kept in a derived text column. Longer values (hostile or
-/// broken publishers) are cut: PostgreSQL refuses index entries over ~2.7 kB,
-/// and one such value must not fail a whole batch. The body keeps everything.
-pub const MAX_FIELD_CHARS: usize = 255;
 
 /// Default largest body accepted, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -42,7 +40,7 @@ pub fn parse(delivery: &Delivery<'_>, max_body_bytes: usize) -> Result<Event, Pa
         Some(Value::String(event_type)) if !event_type.trim().is_empty() => event_type.clone(),
         _ => return Err(ParseError::MissingEventType),
     };
-    if event_type.chars().count() > MAX_FIELD_CHARS || event_type.contains('\0') {
+    if !text::is_valid_key(&event_type) {
         return Err(ParseError::InvalidField {
             field: "event_type",
             why: format!("must be at most {MAX_FIELD_CHARS} characters without NUL"),
@@ -54,8 +52,8 @@ pub fn parse(delivery: &Delivery<'_>, max_body_bytes: usize) -> Result<Event, Pa
     let mut event = Event {
         message_id,
         family,
-        exchange: delivery.exchange.to_owned(),
-        routing_key: delivery.routing_key.to_owned(),
+        exchange: text::escape_nul(delivery.exchange).into_owned(),
+        routing_key: text::escape_nul(delivery.routing_key).into_owned(),
         is_error: delivery.routing_key.ends_with("error"),
         event_type,
         when,
@@ -128,12 +126,10 @@ fn message_id(message: &Map<String, Value>, bytes: &[u8]) -> Result<String, Pars
         _ => None,
     };
     match given {
-        Some(id) if id.chars().count() > MAX_FIELD_CHARS || id.contains('\0') => {
-            Err(ParseError::InvalidField {
-                field: "message_id",
-                why: format!("must be at most {MAX_FIELD_CHARS} characters without NUL"),
-            })
-        }
+        Some(id) if !text::is_valid_key(&id) => Err(ParseError::InvalidField {
+            field: "message_id",
+            why: format!("must be at most {MAX_FIELD_CHARS} characters without NUL"),
+        }),
         Some(id) => Ok(id),
         None => Ok(uuid::Uuid::new_v5(&DERIVED_ID_NAMESPACE, bytes).to_string()),
     }
@@ -162,24 +158,16 @@ fn event_time(
     Ok(received_at)
 }
 
-/// A text value fit for a derived column: strings as they are, numbers as
-/// text, NUL removed (PostgreSQL text cannot hold it), cut to [`MAX_FIELD_CHARS`].
+/// A text value fit for a derived column: strings, numbers and booleans as
+/// text, by [`text::column`]'s policy.
 fn column_text(value: Option<&Value>) -> Option<String> {
-    let text = match value? {
-        Value::String(text) => text.clone(),
-        Value::Number(number) => number.to_string(),
-        Value::Bool(flag) => flag.to_string(),
+    let scalar = match value? {
+        Value::String(string) => Cow::Borrowed(string.as_str()),
+        Value::Number(number) => Cow::Owned(number.to_string()),
+        Value::Bool(flag) => Cow::Owned(flag.to_string()),
         _ => return None,
     };
-    Some(clean_text(&text))
-}
-
-/// `text` without NUL, cut to [`MAX_FIELD_CHARS`].
-fn clean_text(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '\0')
-        .take(MAX_FIELD_CHARS)
-        .collect()
+    Some(text::column(&scalar))
 }
 
 /// Like [`column_text`], but an empty string counts as absent.
@@ -213,10 +201,10 @@ fn derive_common(event: &mut Event) {
             Some((service, host)) => (service, Some(host)),
             None => (publisher.as_str(), None),
         };
-        event.service = Some(clean_text(service));
-        event.host = host.map(clean_text);
+        event.service = Some(text::column(service));
+        event.host = host.map(text::column);
     }
-    event.publisher = publisher.as_deref().map(clean_text);
+    event.publisher = publisher.as_deref().map(text::column);
     event.request_id = non_empty_text(event.message.get("_context_request_id"));
     let payload = payload_object(event);
     let payload_field = |key: &str| payload.and_then(|payload| payload.get(key));

@@ -1,17 +1,18 @@
 //! The subcommands of tach-ingest, one file each.
 
 pub mod migrate;
+pub mod partitions;
 pub mod prune;
 pub mod replay;
 pub mod report;
 pub mod run;
 
-use std::time::Duration;
-
 use anyhow::Context;
 use sqlx::PgPool;
 use tach_schema::PoolSettings;
 use tokio_util::sync::CancellationToken;
+
+use crate::retry::{self, Backoff, Stopped};
 
 /// Connects and migrates, retrying with backoff while PostgreSQL is
 /// unreachable (it may start after us), until `shutdown` is cancelled.
@@ -20,19 +21,18 @@ pub async fn connect_with_retry(
     settings: PoolSettings,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Option<PgPool>> {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match connect_and_migrate(database_url, settings).await {
-            Ok(pool) => return Ok(Some(pool)),
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), retry_in_secs = backoff.as_secs(), "database not ready");
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return Ok(None),
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+    let connected = retry::retry(
+        "connecting to the database",
+        Backoff::CONNECT,
+        shutdown,
+        retry::never_persistent(),
+        || connect_and_migrate(database_url, settings),
+    )
+    .await;
+    match connected {
+        Ok(pool) => Ok(Some(pool)),
+        Err(Stopped::Cancelled) => Ok(None),
+        Err(Stopped::GaveUp(error)) => Err(error),
     }
 }
 

@@ -139,6 +139,7 @@ fn received_of_line(line: &str, families: &BTreeMap<String, ExchangeFamily>) -> 
             routing_key: parsed.routing_key,
             queue: None,
             body: serde_json::to_vec(&parsed.body).unwrap_or_default(),
+            properties: None,
             received_at: Utc::now(),
         },
         // Not a replay line: kept whole, and rejected by the parser with its reason.
@@ -148,6 +149,7 @@ fn received_of_line(line: &str, families: &BTreeMap<String, ExchangeFamily>) -> 
             queue: None,
             family: ExchangeFamily::Generic,
             body: line.as_bytes().to_vec(),
+            properties: None,
             received_at: Utc::now(),
         },
     }
@@ -164,8 +166,14 @@ async fn commit_chunk(
         return Ok(());
     }
     let mut prepared = batch::prepare(&destination.name, chunk, max_body_bytes);
-    let outcome =
-        batch::commit(store, destination, &mut prepared, &CancellationToken::new()).await?;
+    let outcome = batch::commit(
+        store,
+        destination,
+        chunk,
+        &mut prepared,
+        &CancellationToken::new(),
+    )
+    .await?;
     totals.add(&prepared, &outcome, chunk.len());
     chunk.clear();
     Ok(())
@@ -210,6 +218,7 @@ pub async fn replay_rejected(
                     queue: None,
                     family: family_of(families, &row.exchange),
                     body: row.body.clone(),
+                    properties: None,
                     received_at: row.received_at,
                 })
                 .collect();

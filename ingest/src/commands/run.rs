@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Cli};
 use crate::{metrics, Settings};
 
-/// Starts the metrics endpoint, the scheduled prune and the consumers.
+/// Starts the metrics endpoint, the partition upkeep, the scheduled prune
+/// and the consumers.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     let args = &cli.run;
     let deployments = config::deployments(args.config.as_ref(), args)?;
@@ -44,6 +45,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    tokio::spawn(super::partitions::schedule(store.clone(), shutdown.clone()));
     tokio::spawn(super::report::schedule(pool.clone(), shutdown.clone()));
     crate::consume(store, deployments, settings, shutdown.clone()).await;
     shutdown.cancel();

@@ -815,7 +815,9 @@ pub async fn exists(
          FROM usage_exists",
     );
     push_instance(&mut query, instance);
-    query.push(" ORDER BY audit_period_ending NULLS FIRST, launched_at, instance, message_id");
+    query.push(
+        " ORDER BY audit_period_ending NULLS FIRST, launched_at, instance, message_id, deployment_id",
+    );
     push_paging(&mut query, paging);
     query.build_query_as().fetch_all(pool).await
 }

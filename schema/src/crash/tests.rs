@@ -49,7 +49,7 @@ fn a_report_keeps_its_fields_and_addons() {
     .unwrap();
     assert_eq!(report.uuid, "u1");
     assert_eq!(report.build_id, Some(20151029151421));
-    assert_eq!(report.signature, "sig");
+    assert_eq!(report.signature, "sig\\u0000", "NUL kept as its escape");
     assert_eq!(report.hangid, None);
     assert_eq!(
         report.addons,

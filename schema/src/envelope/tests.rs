@@ -456,8 +456,8 @@ fn derived_ids_are_stable_and_routing_keys_mark_errors() {
     assert!(first.is_error);
     assert_eq!(
         first.tenant.as_deref(),
-        Some("tx"),
-        "NUL is dropped from columns"
+        Some("t\\u0000x"),
+        "NUL is escaped in columns"
     );
     assert_ne!(
         first.message_id,

@@ -16,6 +16,7 @@ use crate::crash::{
     SignatureFacts, Source,
 };
 use crate::event::{Event, Family};
+use crate::text;
 
 use super::locks::{lock_id, lock_sorted};
 
@@ -170,12 +171,12 @@ async fn insert_reports(
     sqlx::query(
         "INSERT INTO crash_reports SELECT * FROM jsonb_populate_recordset(NULL::crash_reports, $1)",
     )
-    .bind(Value::Array(rows))
+    .bind(text::jsonb_rows(rows))
     .execute(&mut *tx)
     .await?;
     if !extensions.is_empty() {
         sqlx::query("INSERT INTO crash_extensions SELECT * FROM jsonb_populate_recordset(NULL::crash_extensions, $1)")
-            .bind(Value::Array(extensions))
+            .bind(text::jsonb_rows(extensions))
             .execute(&mut *tx)
             .await?;
     }
@@ -215,7 +216,7 @@ async fn apply_signature_deltas(
         .filter(|((_, counts), _)| counts.0[0] < 0)
         .map(|(_, row)| row.clone())
         .collect();
-    let rows = Value::Array(rows);
+    let rows = text::jsonb_rows(rows);
     sqlx::query(include_str!("crash_signature_upsert.sql"))
         .bind(&rows)
         .execute(&mut *tx)
@@ -227,7 +228,7 @@ async fn apply_signature_deltas(
     if subtracted.is_empty() {
         return Ok(());
     }
-    let subtracted = Value::Array(subtracted);
+    let subtracted = text::jsonb_rows(subtracted);
     // A row emptied by a replacement leaves nothing behind, so the stored
     // state is the same whatever the arrival order.
     sqlx::query(
@@ -290,7 +291,7 @@ async fn upsert_versions(tx: &mut PgConnection, new_events: &[&Event]) -> Result
              is_featured = EXCLUDED.is_featured
          WHERE (EXCLUDED.source_when, EXCLUDED.source_message_id) > (t.source_when, t.source_message_id)",
     )
-    .bind(Value::Array(rows))
+    .bind(text::jsonb_rows(rows))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -331,7 +332,7 @@ async fn upsert_builds(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(
              repository = EXCLUDED.repository, date = EXCLUDED.date
          WHERE (EXCLUDED.source_when, EXCLUDED.source_message_id) > (t.source_when, t.source_message_id)",
     )
-    .bind(Value::Array(rows))
+    .bind(text::jsonb_rows(rows))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -107,7 +107,6 @@ pub async fn rederive_families(
     new_events: &[(i64, &Event)],
 ) -> Result<(), sqlx::Error> {
     super::crashes::rederive(tx, new_events).await?;
-    let new_events: Vec<&Event> = new_events.iter().map(|(_, event)| *event).collect();
-    super::releases::rederive(tx, &new_events).await?;
+    super::releases::rederive(tx, new_events).await?;
     Ok(())
 }

@@ -120,6 +120,26 @@ impl Store {
         dropped
     }
 
+    /// True when PostgreSQL answers a trivial query within two seconds: tells
+    /// a real outage from an error that only one batch keeps meeting.
+    pub async fn answers(&self) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Creates the raw partitions that should exist ahead of `now`'s events.
+    pub async fn create_partitions_ahead(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        partitions::create_ahead(&self.pool, now)
+            .await
+            .map_err(StoreError::at("creating partitions ahead", 0))
+    }
+
     /// The id of deployment `name`, created on first use.
     pub async fn deployment_id(&self, name: &str) -> Result<i32, sqlx::Error> {
         sqlx::query_scalar(
@@ -185,7 +205,7 @@ impl Store {
         usage_rows::record(&mut tx, &new_events)
             .await
             .map_err(StoreError::at("recording usage events", batch_size))?;
-        usage_rows::insert_exists(&mut tx, &new_events)
+        usage_rows::insert_exists(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("writing exists records", batch_size))?;
         let touched = derive::Touched::of(new_events.iter().map(|(_, event)| *event));

@@ -47,17 +47,44 @@ impl Month {
         format!("raw_events_p{:04}{:02}", self.year, self.month)
     }
 
-    /// `CREATE TABLE … PARTITION OF` for this month. Only integers are
-    /// formatted into it.
-    fn create_statement(self) -> String {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {} PARTITION OF raw_events \
-             FOR VALUES FROM ('{} 00:00:00+00') TO ('{} 00:00:00+00')",
-            self.table_name(),
-            self.first_day(),
-            self.next().first_day()
-        )
+    /// The statements that make this month's partition without taking an
+    /// `ACCESS EXCLUSIVE` lock on `raw_events` (which `CREATE TABLE …
+    /// PARTITION OF` takes, so ingest and reads would queue behind it): the
+    /// table is created on its own, with the range as a check so that
+    /// attaching needs no scan, then attached, which only takes `SHARE
+    /// UPDATE EXCLUSIVE` on the parent. Only integers are formatted in.
+    fn create_statements(self) -> [String; 3] {
+        let table = self.table_name();
+        let (from, to) = (self.first_day(), self.next().first_day());
+        [
+            format!(
+                "CREATE TABLE IF NOT EXISTS {table} \
+                 (LIKE raw_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION, \
+                  CONSTRAINT {table}_range CHECK (\"when\" >= '{from} 00:00:00+00' AND \"when\" < '{to} 00:00:00+00'))"
+            ),
+            format!(
+                "ALTER TABLE raw_events ATTACH PARTITION {table} \
+                 FOR VALUES FROM ('{from} 00:00:00+00') TO ('{to} 00:00:00+00')"
+            ),
+            // The check has done its work; the partition bound now holds.
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_range"),
+        ]
     }
+}
+
+/// The months that should have a partition before any event needs them:
+/// every month from this one to the one 38 days ahead — always the next,
+/// and late in a month the one after it too, for publishers whose clocks
+/// run ahead.
+pub fn months_ahead(now: DateTime<Utc>) -> BTreeSet<Month> {
+    let last = Month::of(now + chrono::Duration::days(38));
+    let mut month = Month::of(now);
+    let mut months = BTreeSet::from([month]);
+    while month < last {
+        month = month.next();
+        months.insert(month);
+    }
+    months
 }
 
 /// Months known to have a partition, so a batch only talks to the catalog
@@ -105,21 +132,45 @@ impl KnownPartitions {
     }
 }
 
-/// Creates the partitions, serialized by an advisory lock: two workers
-/// creating the same partition at once would otherwise collide in the
-/// catalog even with IF NOT EXISTS.
+/// How long partition maintenance waits for a lock before giving up (and
+/// retrying later), so that it never queues ingest and reads behind it.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
+
+/// Creates the missing partitions among `months`, serialized by an advisory
+/// lock: two workers creating the same partition at once would otherwise
+/// collide in the catalog even with IF NOT EXISTS.
 async fn create(pool: &PgPool, months: &BTreeSet<Month>) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query(LOCK_TIMEOUT).execute(&mut *tx).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tach.raw_events.partitions'))")
         .execute(&mut *tx)
         .await?;
+    let existing: Vec<String> = sqlx::query_scalar(PARTITIONS).fetch_all(&mut *tx).await?;
     for month in months {
-        sqlx::query(sqlx::AssertSqlSafe(month.create_statement()))
-            .execute(&mut *tx)
-            .await?;
+        if existing.contains(&month.table_name()) {
+            continue;
+        }
+        for statement in month.create_statements() {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await
 }
+
+/// Makes the partitions of [`months_ahead`] of `now`; run at start and daily.
+pub async fn create_ahead(pool: &PgPool, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    create(pool, &months_ahead(now)).await
+}
+
+/// The names of `raw_events`' partitions.
+const PARTITIONS: &str = "SELECT child.relname::text
+     FROM pg_inherits
+     JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+     JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+     WHERE parent.relname = 'raw_events'
+     ORDER BY 1";
 
 /// A partition dropped by [`drop_older_than`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,13 +182,15 @@ pub struct DroppedPartition {
 }
 
 /// Drops every raw partition whose whole month ends at or before `cutoff`.
-/// Aggregates and the key table are untouched (SPEC §4.7).
+/// Aggregates and the key table are untouched (SPEC §4.7). Each partition is
+/// first detached `CONCURRENTLY`, which waits for the queries using it but
+/// blocks none, then dropped; a detach interrupted earlier is finished.
 pub async fn drop_older_than(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<DroppedPartition>, sqlx::Error> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT child.relname::text
+    let attached: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT child.relname::text, pg_inherits.inhdetachpending
          FROM pg_inherits
          JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
          JOIN pg_class child ON child.oid = pg_inherits.inhrelid
@@ -147,25 +200,29 @@ pub async fn drop_older_than(
     .fetch_all(pool)
     .await?;
     let mut dropped = Vec::new();
-    for table in tables {
+    for (table, detach_pending) in attached {
         let Some(month) = month_of_table(&table) else {
             continue;
         };
         if month.next().first_day() > cutoff.date_naive() {
             continue;
         }
-        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {}",
-            month.table_name()
-        )))
-        .fetch_one(pool)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP TABLE IF EXISTS {}",
-            month.table_name()
-        )))
-        .execute(pool)
-        .await?;
+        let name = month.table_name();
+        let detach = if detach_pending {
+            format!("ALTER TABLE raw_events DETACH PARTITION {name} FINALIZE")
+        } else {
+            format!("ALTER TABLE raw_events DETACH PARTITION {name} CONCURRENTLY")
+        };
+        sqlx::query(sqlx::AssertSqlSafe(detach))
+            .execute(pool)
+            .await?;
+        let rows: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {name}")))
+                .fetch_one(pool)
+                .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {name}")))
+            .execute(pool)
+            .await?;
         dropped.push(DroppedPartition { table, rows });
     }
     Ok(dropped)
@@ -191,10 +248,37 @@ mod tests {
             year: 2013,
             month: 12,
         };
+        let [create, attach, _] = month.create_statements();
+        assert!(create.contains(
+            "CHECK (\"when\" >= '2013-12-01 00:00:00+00' AND \"when\" < '2014-01-01 00:00:00+00')"
+        ));
         assert_eq!(
-            month.create_statement(),
-            "CREATE TABLE IF NOT EXISTS raw_events_p201312 PARTITION OF raw_events \
+            attach,
+            "ALTER TABLE raw_events ATTACH PARTITION raw_events_p201312 \
              FOR VALUES FROM ('2013-12-01 00:00:00+00') TO ('2014-01-01 00:00:00+00')"
+        );
+    }
+
+    #[test]
+    fn partitions_are_made_for_this_month_the_next_and_clock_skew() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let names = |now| -> Vec<String> {
+            months_ahead(at(now))
+                .into_iter()
+                .map(Month::table_name)
+                .collect()
+        };
+        assert_eq!(
+            names("2026-12-01T00:00:00Z"),
+            ["raw_events_p202612", "raw_events_p202701"]
+        );
+        assert_eq!(
+            names("2026-12-25T00:00:00Z"),
+            [
+                "raw_events_p202612",
+                "raw_events_p202701",
+                "raw_events_p202702"
+            ]
         );
     }
 

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use crate::text::escape_nul;
+
 /// A rejected delivery, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
@@ -21,6 +23,8 @@ pub struct Rejected {
     pub message: String,
     /// The body exactly as received.
     pub body: Vec<u8>,
+    /// The delivery's AMQP properties (None for replays from a file).
+    pub properties: Option<serde_json::Value>,
     /// When tach received it.
     pub received_at: DateTime<Utc>,
 }
@@ -44,27 +48,45 @@ pub struct PendingRejected {
     pub received_at: DateTime<Utc>,
 }
 
-/// Inserts rejected deliveries in one statement.
+/// Inserts rejected deliveries in one statement. Whatever a delivery
+/// carries, PostgreSQL accepts its row: the body is `bytea`, the properties
+/// `json`, and every text has its NUL escaped ([`crate::text`]).
 pub async fn insert(tx: &mut PgConnection, rejected: &[Rejected]) -> Result<(), sqlx::Error> {
     if rejected.is_empty() {
         return Ok(());
     }
-    let deployment: Vec<&str> = rejected.iter().map(|r| r.deployment.as_str()).collect();
-    let exchange: Vec<&str> = rejected.iter().map(|r| r.exchange.as_str()).collect();
-    let routing_key: Vec<&str> = rejected.iter().map(|r| r.routing_key.as_str()).collect();
-    let queue: Vec<Option<&str>> = rejected.iter().map(|r| r.queue.as_deref()).collect();
-    let reason: Vec<&str> = rejected.iter().map(|r| r.reason).collect();
-    let message: Vec<String> = rejected
+    let text = |field: fn(&Rejected) -> &str| -> Vec<String> {
+        rejected
+            .iter()
+            .map(|r| escape_nul(field(r)).into_owned())
+            .collect()
+    };
+    let deployment = text(|r| &r.deployment);
+    let exchange = text(|r| &r.exchange);
+    let routing_key = text(|r| &r.routing_key);
+    let reason = text(|r| r.reason);
+    let message = text(|r| &r.message);
+    let queue: Vec<Option<String>> = rejected
         .iter()
-        .map(|r| r.message.replace('\0', ""))
+        .map(|r| {
+            r.queue
+                .as_deref()
+                .map(|queue| escape_nul(queue).into_owned())
+        })
+        .collect();
+    let properties: Vec<Option<String>> = rejected
+        .iter()
+        .map(|r| r.properties.as_ref().map(serde_json::Value::to_string))
         .collect();
     let body: Vec<&[u8]> = rejected.iter().map(|r| r.body.as_slice()).collect();
     let received_at: Vec<DateTime<Utc>> = rejected.iter().map(|r| r.received_at).collect();
     sqlx::query(
         "INSERT INTO rejected_messages
-             (deployment, exchange, routing_key, queue, reason, message, body, received_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                              $6::text[], $7::bytea[], $8::timestamptz[])",
+             (deployment, exchange, routing_key, queue, reason, message, body, properties, received_at)
+         SELECT deployment, exchange, routing_key, queue, reason, message, body, properties::json, received_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::text[], $7::bytea[], $8::text[], $9::timestamptz[])
+              AS batch (deployment, exchange, routing_key, queue, reason, message, body, properties, received_at)",
     )
     .bind(&deployment)
     .bind(&exchange)
@@ -73,6 +95,7 @@ pub async fn insert(tx: &mut PgConnection, rejected: &[Rejected]) -> Result<(), 
     .bind(&reason)
     .bind(&message)
     .bind(&body)
+    .bind(&properties)
     .bind(&received_at)
     .execute(tx)
     .await?;

@@ -12,26 +12,34 @@ use sqlx::{PgConnection, Row};
 
 use crate::event::{Event, Family};
 use crate::release::{self, Release, ReleaseEvent};
+use crate::text;
 use crate::timestamp;
 
 use super::locks::{lock_id, lock_sorted};
 
-/// Re-derives the release and environment rows the new events touch.
-pub async fn rederive(tx: &mut PgConnection, new_events: &[&Event]) -> Result<(), sqlx::Error> {
+/// Records the new release events, then re-derives the release and
+/// environment rows they touch.
+pub async fn rederive(
+    tx: &mut PgConnection,
+    new_events: &[(i64, &Event)],
+) -> Result<(), sqlx::Error> {
+    let release_events: Vec<(i64, &Event, &str)> = new_events
+        .iter()
+        .filter(|(_, event)| event.family == Family::Deploy)
+        .filter(|(_, event)| !event.event_type.starts_with("environment."))
+        .filter_map(|&(id, event)| Some((id, event, event.instance.as_deref()?)))
+        .collect();
     let deploy: Vec<&Event> = new_events
         .iter()
-        .copied()
+        .map(|(_, event)| *event)
         .filter(|event| event.family == Family::Deploy)
         .collect();
     if deploy.is_empty() {
         return Ok(());
     }
-    let release_ids: BTreeSet<&str> = deploy
-        .iter()
-        .filter(|event| !event.event_type.starts_with("environment."))
-        .filter_map(|event| event.instance.as_deref())
-        .collect();
-    if !release_ids.is_empty() {
+    if !release_events.is_empty() {
+        record(tx, &release_events).await?;
+        let release_ids: BTreeSet<&str> = release_events.iter().map(|(_, _, id)| *id).collect();
         rederive_releases(tx, &release_ids).await?;
     }
     insert_deploys(tx, &deploy).await?;
@@ -61,15 +69,53 @@ async fn rederive_releases(
     insert_releases(tx, &releases).await
 }
 
-/// Every stored deploy event of the releases, by release id.
+/// Keeps the new release events in `release_events` (migration 0012 says why).
+async fn record(tx: &mut PgConnection, events: &[(i64, &Event, &str)]) -> Result<(), sqlx::Error> {
+    let event_ids: Vec<i64> = events.iter().map(|(id, _, _)| *id).collect();
+    let release_ids: Vec<&str> = events.iter().map(|(_, _, release)| *release).collect();
+    let message_ids: Vec<&str> = events
+        .iter()
+        .map(|(_, e, _)| e.message_id.as_str())
+        .collect();
+    let event_types: Vec<&str> = events
+        .iter()
+        .map(|(_, e, _)| e.event_type.as_str())
+        .collect();
+    let whens: Vec<DateTime<Utc>> = events.iter().map(|(_, e, _)| e.when).collect();
+    let payloads: Vec<String> = events
+        .iter()
+        .map(|(_, e, _)| e.payload().unwrap_or(&Value::Null).to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO release_events (event_id, release_id, message_id, event, \"when\", payload)
+         SELECT event_id, release_id, message_id, event, \"when\", payload::json
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+              AS batch (event_id, release_id, message_id, event, \"when\", payload)",
+    )
+    .bind(&event_ids)
+    .bind(&release_ids)
+    .bind(&message_ids)
+    .bind(&event_types)
+    .bind(&whens)
+    .bind(&payloads)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Every stored event of the releases, by release id.
 async fn fetch_events(
     tx: &mut PgConnection,
     ids: &[&str],
 ) -> Result<BTreeMap<String, Vec<ReleaseEvent>>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT instance, event, \"when\", message_id, body -> 'payload' AS payload
-         FROM raw_events
-         WHERE family = 'deploy' AND instance = ANY($1) AND event NOT LIKE 'environment.%'",
+        // A message stored under two deployments (a mirrored stream) is one
+        // event of its release.
+        "SELECT DISTINCT ON (release_id, message_id)
+                release_id AS instance, event, \"when\", message_id, payload
+         FROM release_events
+         WHERE release_id = ANY($1)
+         ORDER BY release_id, message_id, event_id",
     )
     .bind(ids)
     .fetch_all(&mut *tx)
@@ -102,7 +148,7 @@ async fn insert_releases(tx: &mut PgConnection, releases: &[Release]) -> Result<
     }
     let release_rows: Vec<Value> = releases.iter().map(release_row).collect();
     sqlx::query("INSERT INTO releases SELECT * FROM jsonb_populate_recordset(NULL::releases, $1)")
-        .bind(sqlx::types::Json(Value::Array(release_rows)))
+        .bind(sqlx::types::Json(text::jsonb_rows(release_rows)))
         .execute(&mut *tx)
         .await?;
     let package_rows: Vec<Value> = releases.iter().flat_map(package_rows).collect();
@@ -113,7 +159,7 @@ async fn insert_releases(tx: &mut PgConnection, releases: &[Release]) -> Result<
         "INSERT INTO release_packages
          SELECT * FROM jsonb_populate_recordset(NULL::release_packages, $1)",
     )
-    .bind(sqlx::types::Json(Value::Array(package_rows)))
+    .bind(sqlx::types::Json(text::jsonb_rows(package_rows)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -187,7 +233,7 @@ async fn insert_deploys(tx: &mut PgConnection, deploy: &[&Event]) -> Result<(), 
          FROM jsonb_to_recordset($1) AS r (environment text, deployed_at timestamptz, message_id text, revisions jsonb)
          ON CONFLICT DO NOTHING",
     )
-    .bind(sqlx::types::Json(Value::Array(rows)))
+    .bind(sqlx::types::Json(text::jsonb_rows(rows)))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -212,7 +258,7 @@ async fn upsert_status_samples(
              message_id = EXCLUDED.message_id, sample = EXCLUDED.sample
          WHERE (EXCLUDED.\"when\", EXCLUDED.message_id) > (s.\"when\", s.message_id)",
     )
-    .bind(sqlx::types::Json(Value::Array(rows)))
+    .bind(sqlx::types::Json(text::jsonb_rows(rows)))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -184,11 +184,13 @@ async fn insert_deletes(
     Ok(())
 }
 
-/// Writes the exists record of each new audit event. Each depends on its
-/// own event only, so it is written once; a record already there (the same
-/// message stored under another deployment) stays.
+/// Writes the exists record of each new audit event of deployment
+/// `deployment_id`. Each depends on its own event only, so it is written
+/// once; the same message stored under another deployment (a mirrored
+/// stream) has a record of its own there.
 pub async fn insert_exists(
     tx: &mut PgConnection,
+    deployment_id: i32,
     new_events: &[(i64, &Event)],
 ) -> Result<(), sqlx::Error> {
     let rows: Vec<(&str, usage::Exists)> = new_events
@@ -225,11 +227,12 @@ pub async fn insert_exists(
     let bandwidth: Vec<i64> = rows.iter().map(|(_, e)| e.bandwidth_public_out).collect();
     sqlx::query(
         "INSERT INTO usage_exists (instance, message_id, launched_at, deleted_at, instance_type_id, instance_flavor_id,
-                                   audit_period_beginning, audit_period_ending, tenant, bandwidth_public_out)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[],
-                              $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[])
+                                   audit_period_beginning, audit_period_ending, tenant, bandwidth_public_out,
+                                   deployment_id)
+         SELECT *, $11 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[],
+                                   $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[])
          ORDER BY 1, 2
-         ON CONFLICT (instance, message_id) DO NOTHING",
+         ON CONFLICT (instance, message_id, deployment_id) DO NOTHING",
     )
     .bind(&instances)
     .bind(&message_ids)
@@ -241,6 +244,7 @@ pub async fn insert_exists(
     .bind(&endings)
     .bind(&tenants)
     .bind(&bandwidth)
+    .bind(deployment_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -101,6 +101,7 @@ async fn replaying_rejected_messages_after_a_fix_stores_them() {
             queue: Some("tach.nova.info".into()),
             family: ExchangeFamily::Nova,
             body: serde_json::to_vec(&m.body).unwrap(),
+            properties: None,
             received_at: Utc::now(),
         })
         .collect();
@@ -109,6 +110,7 @@ async fn replaying_rejected_messages_after_a_fix_stores_them() {
     batch::commit(
         &store,
         &destination,
+        &received,
         &mut prepared,
         &CancellationToken::new(),
     )

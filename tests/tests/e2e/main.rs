@@ -8,6 +8,7 @@ mod glance_usage;
 mod ingest;
 mod ingest_faults;
 mod metrics;
+mod never_stops;
 mod oslo_messaging;
 mod reads;
 mod releases;

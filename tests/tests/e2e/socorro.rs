@@ -1153,7 +1153,7 @@ async fn malformed_crash_and_product_payloads_are_stored_without_failing_the_bat
             "other",
             None,
             time("2015-11-30 10:00:00"),
-            Some("nul  inside"),
+            Some("nul \\u0000 inside"),
             None
         )
     );
