@@ -25,6 +25,34 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Cli, DeploymentConfig};
 
+/// The whole tach-ingest program for a parsed command line: starts tracing
+/// (`RUST_LOG`, default info) and runs the subcommand. Its own binary and
+/// the fault-injection tests' copy of it both start here.
+pub async fn main(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        // lapin logs a failed passive declare at error level from its I/O
+        // loop; tach expects that miss (topology.rs) and logs real failures itself.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin::channel=off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match &cli.command {
+        None | Some(config::Command::Run) => commands::run::run(&cli).await,
+        Some(config::Command::Migrate) => commands::migrate::migrate(&cli.database_url).await,
+        Some(config::Command::Replay(args)) => {
+            commands::replay::replay(&cli.database_url, args).await
+        }
+        Some(config::Command::Report(args)) => {
+            commands::report::report(&cli.database_url, args).await
+        }
+        Some(config::Command::Prune(args)) => {
+            commands::prune::prune(&cli.database_url, args.retention_days).await
+        }
+    }
+}
+
 /// How the consumers batch and commit.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -65,10 +65,11 @@ impl Backoff {
         first: Duration::from_millis(100),
         max: Duration::from_secs(5),
     };
-    /// Connecting to the broker or the database.
+    /// Connecting to the broker or the database: at most 5 s, so a
+    /// deployment resumes within seconds of its broker coming back.
     pub const CONNECT: Backoff = Backoff {
         first: Duration::from_secs(1),
-        max: Duration::from_secs(30),
+        max: Duration::from_secs(5),
     };
 
     /// The wait after `failures` consecutive failures (1 for the first).
@@ -187,7 +188,7 @@ mod tests {
             .map(|failures| Backoff::COMMIT.delay(failures).as_millis())
             .collect();
         assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000]);
-        assert_eq!(Backoff::CONNECT.delay(u32::MAX), Duration::from_secs(30));
+        assert_eq!(Backoff::CONNECT.delay(u32::MAX), Duration::from_secs(5));
     }
 
     #[tokio::test]

@@ -1,27 +1,39 @@
-"""Publishes one message whose routing key and message-id property are
+"""Publishes messages whose routing key and message-id property are
 arbitrary bytes, which AMQP allows but Rust's AMQP client cannot send.
 
-usage: publish_bytes.py HOST:PORT USER PASSWORD VHOST EXCHANGE ROUTING_KEY_HEX MESSAGE_ID_HEX BODY
+usage: publish_bytes.py HOST:PORT USER PASSWORD VHOST FILE
+FILE holds one JSON object per line: {"exchange": ..., "routing_key_hex": ...,
+"message_id_hex": ..., "body_hex": ...}. Every message is persistent and
+confirmed by the broker before the script exits 0.
 """
 
+import json
 import sys
 
 import amqp
 
 
-def main(host, user, password, vhost, exchange, routing_key_hex, message_id_hex, body):
+def main(host, user, password, vhost, path):
     connection = amqp.Connection(
         host=host, userid=user, password=password, virtual_host=vhost, confirm_publish=True
     )
     connection.connect()
     channel = connection.channel()
-    message = amqp.Message(
-        body.encode("utf-8"),
-        content_type="application/json",
-        message_id=bytes.fromhex(message_id_hex),
-    )
-    # With confirm_publish, basic_publish returns once the broker confirmed.
-    channel.basic_publish(message, exchange=exchange, routing_key=bytes.fromhex(routing_key_hex))
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            message = json.loads(line)
+            body = amqp.Message(
+                bytes.fromhex(message["body_hex"]),
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=bytes.fromhex(message["message_id_hex"]),
+            )
+            # With confirm_publish, basic_publish returns once the broker confirmed.
+            channel.basic_publish(
+                body,
+                exchange=message["exchange"],
+                routing_key=bytes.fromhex(message["routing_key_hex"]),
+            )
     channel.close()
     connection.close()
 

@@ -15,13 +15,20 @@ pub struct TestDatabase {
     pub url: String,
     /// A pool on it.
     pub pool: PgPool,
+    /// A URL of the server it lives on.
+    server: String,
 }
 
 impl TestDatabase {
-    /// Creates and migrates a new database.
+    /// Creates and migrates a new database on the test server.
     pub async fn create() -> TestDatabase {
+        TestDatabase::create_on(&super::database_url()).await
+    }
+
+    /// Creates and migrates a new database on the server of URL `server`.
+    pub async fn create_on(server: &str) -> TestDatabase {
         super::init_tracing();
-        let server = super::database_url();
+        let server = server.to_owned();
         sweep_leftovers(&server).await;
         let name = format!(
             "tach_test_{}_{}",
@@ -44,13 +51,18 @@ impl TestDatabase {
         tach_schema::migrate(&pool)
             .await
             .expect("migrating the test database");
-        TestDatabase { name, url, pool }
+        TestDatabase {
+            name,
+            url,
+            pool,
+            server,
+        }
     }
 
     /// Drops the database.
     pub async fn drop_database(self) {
         self.pool.close().await;
-        let mut admin = admin_connection(&super::database_url()).await;
+        let mut admin = admin_connection(&self.server).await;
         let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut admin)
@@ -61,7 +73,7 @@ impl TestDatabase {
     /// Kills every other backend connected to this database, as an operator
     /// or a failover would.
     pub async fn terminate_connections(&self) -> i64 {
-        let mut admin = admin_connection(&super::database_url()).await;
+        let mut admin = admin_connection(&self.server).await;
         sqlx::query_scalar(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
              WHERE datname = $1 AND pid <> pg_backend_pid()",

@@ -5,6 +5,7 @@
 mod api;
 mod broker;
 mod database;
+pub mod private;
 mod proxy;
 pub mod python;
 pub mod samples;
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use api::TestApi;
 pub use broker::TestBroker;
 pub use database::TestDatabase;
+pub use private::PrivateServices;
 pub use proxy::ChaosProxy;
 pub use services::{test_settings, TestIngest, TestQuery};
 

@@ -28,7 +28,7 @@ fn scenario() -> Scenario {
 }
 
 /// Every derived table, without tach's event ids (which depend on arrival order).
-async fn derived_state(db: &TestDatabase) -> Value {
+pub(crate) async fn derived_state(db: &TestDatabase) -> Value {
     let queries = [
         "SELECT instance, operation, request_id, seq, start_when, end_when, duration_us FROM timings ORDER BY 1, 2, 3, 4",
         "SELECT operation, hour, bucket, n, total_us FROM timing_buckets ORDER BY 1, 2, 3",

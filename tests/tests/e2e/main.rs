@@ -4,6 +4,7 @@
 
 mod commands;
 mod consistency;
+mod fault_injection;
 mod glance_usage;
 mod ingest;
 mod ingest_faults;

@@ -2,7 +2,7 @@
 //! step may block a deployment or change what it derives (SPEC §4.3, §4.7).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use tach_ingest::batch::{self, Destination, Received};
 use tach_schema::{ExchangeFamily, Store};
 use tach_tests::gen::{generate, Message, Scenario};
-use tach_tests::harness::{python, TestDatabase};
+use tach_tests::harness::python::{self, RawMessage};
+use tach_tests::harness::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::{start, wait_for_count, wait_for_queues};
@@ -27,11 +28,6 @@ fn crash(message_id: &str, uuid: &str) -> Value {
     })
 }
 
-/// A virtualenv with py-amqp, which can publish a routing key of any bytes.
-fn amqp_python() -> Result<PathBuf, String> {
-    python::virtualenv("tach-py-amqp-5.3.1", &["amqp==5.3.1"], |_, _| Ok(()))
-}
-
 /// Publishes `body` with a routing key and a message-id property of raw bytes.
 fn publish_bytes(
     python: &Path,
@@ -41,30 +37,18 @@ fn publish_bytes(
     message_id: &[u8],
     body: &Value,
 ) {
-    let url: lapin::uri::AMQPUri = amqp_url.parse().expect("AMQP_URL parses");
-    let host = format!("{}:{}", url.authority.host, url.authority.port);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/publish_bytes.py");
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    python::run(
-        python,
-        &[
-            script,
-            &host,
-            &url.authority.userinfo.username,
-            &url.authority.userinfo.password,
-            &url.vhost,
-            exchange,
-            &hex(routing_key),
-            &hex(message_id),
-            &body.to_string(),
-        ],
-    )
-    .expect("py-amqp publishes");
+    let message = RawMessage {
+        exchange: exchange.to_owned(),
+        routing_key: routing_key.to_vec(),
+        message_id: message_id.to_vec(),
+        body: body.to_string().into_bytes(),
+    };
+    python::publish_raw(python, amqp_url, &[message]).expect("py-amqp publishes");
 }
 
 #[tokio::test]
 async fn hostile_envelopes_are_stored_or_rejected_and_the_stream_goes_on() {
-    let python = tokio::task::spawn_blocking(amqp_python)
+    let python = tokio::task::spawn_blocking(python::amqp_python)
         .await
         .unwrap()
         .unwrap_or_else(|why| panic!("pip must provide py-amqp (PyPI): {why}"));

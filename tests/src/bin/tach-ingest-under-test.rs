@@ -1,0 +1,12 @@
+//! tach-ingest, built inside the test crate so that the fault-injection
+//! tests can run it as a process of its own (to SIGKILL it) through
+//! `CARGO_BIN_EXE_tach-ingest-under-test`. The same program as the release
+//! binary: both call `tach_ingest::main`.
+
+use clap::Parser;
+use tach_ingest::config::Cli;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tach_ingest::main(Cli::parse()).await
+}
