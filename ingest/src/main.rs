@@ -3,7 +3,11 @@
 use clap::Parser;
 use tach_ingest::config::Cli;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tach_ingest::main(Cli::parse()).await
+fn main() -> anyhow::Result<()> {
+    tach_schema::allocator::use_one_malloc_arena();
+    let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(tach_ingest::main(cli))
 }

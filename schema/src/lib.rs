@@ -7,6 +7,7 @@
 //!   aggregated in one transaction (DESIGN.md). Both the AMQP consumer and
 //!   the release write API go through it.
 
+pub mod allocator;
 pub mod crash;
 pub mod database;
 pub mod envelope;

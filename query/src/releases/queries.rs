@@ -253,16 +253,23 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    /// The lateral subquery giving a release's group keys.
-    fn keys(self) -> &'static str {
+    /// The releases joined with their group keys, `r` and `k.key`; with
+    /// `named`, only the group `$1` where that narrows the read.
+    fn source(self, named: bool) -> String {
+        let lateral = |keys: &str| format!("releases r CROSS JOIN LATERAL ({keys}) AS k (key)");
         match self {
-            GroupBy::Global => "SELECT 'global'::text",
-            GroupBy::User => "SELECT r.\"user\"",
-            GroupBy::Team => "SELECT r.team",
-            GroupBy::Platform => "SELECT jsonb_array_elements_text(r.platforms)",
-            GroupBy::Package => {
-                "SELECT DISTINCT p.name FROM release_packages p WHERE p.release_id = r.id"
-            }
+            GroupBy::Global => lateral("SELECT 'global'::text"),
+            GroupBy::User => lateral("SELECT r.\"user\""),
+            GroupBy::Team => lateral("SELECT r.team"),
+            GroupBy::Platform => lateral("SELECT jsonb_array_elements_text(r.platforms)"),
+            // Packages first, then their releases: one read of the package
+            // names instead of one probe of release_packages per release.
+            GroupBy::Package => format!(
+                "(SELECT DISTINCT p.release_id, p.name FROM release_packages p
+                  WHERE p.name IS NOT NULL{}) AS k (release_id, key)
+                 JOIN releases r ON r.id = k.release_id",
+                if named { " AND p.name = $1" } else { "" }
+            ),
         }
     }
 }
@@ -309,14 +316,14 @@ pub async fn group_counts(
                 count(*) FILTER (WHERE r.status = 'FAILED' AND NOT r.rollback) AS normal_failed,
                 count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND r.rollback) AS rollback_successful,
                 count(*) FILTER (WHERE r.status = 'FAILED' AND r.rollback) AS rollback_failed
-         FROM releases r CROSS JOIN LATERAL ({}) AS k (key)
+         FROM {}
          WHERE k.key IS NOT NULL
            AND ($1::text IS NULL OR k.key = $1)
            AND ($2::text IS NULL OR jsonb_exists(r.platforms, $2))
            AND ($3::timestamptz IS NULL OR r.stime >= $3)
            AND ($4::timestamptz IS NULL OR r.ftime <= $4)
          GROUP BY k.key ORDER BY k.key",
-        group_by.keys()
+        group_by.source(scope.name.is_some())
     )))
     .bind(scope.name.as_deref())
     .bind(scope.platform.as_deref())

@@ -3,7 +3,10 @@
 -- the partial hours at the period's edges from the reports.
 -- $1 product, $2 version, [$3, $4) whole days, [$5, $6) and [$7, $8) whole
 -- hours, $9 process class or NULL, $10 os_name LIKE pattern or NULL,
--- [$11, $12) and [$13, $14) the edges. Empty ranges read nothing.
+-- [$11, $12) and [$13, $14) the edges. Empty ranges read nothing. Each
+-- range is a branch of its own: as one OR, a planner without statistics
+-- (a table autovacuum has not analyzed yet) filtered every row of the
+-- product and version instead of scanning the two ranges.
 WITH parts AS (
     SELECT signature, total, win_count, mac_count, linux_count, hang_count,
            plugin_count, content_count
@@ -15,8 +18,14 @@ WITH parts AS (
     SELECT signature, total, win_count, mac_count, linux_count, hang_count,
            plugin_count, content_count
     FROM crash_signature_hours
-    WHERE product = $1 AND version = $2
-      AND ((hour >= $5 AND hour < $6) OR (hour >= $7 AND hour < $8))
+    WHERE product = $1 AND version = $2 AND hour >= $5 AND hour < $6
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
+    UNION ALL
+    SELECT signature, total, win_count, mac_count, linux_count, hang_count,
+           plugin_count, content_count
+    FROM crash_signature_hours
+    WHERE product = $1 AND version = $2 AND hour >= $7 AND hour < $8
       AND ($9::text IS NULL OR process = $9)
       AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
     UNION ALL
@@ -24,9 +33,15 @@ WITH parts AS (
            (os_name LIKE 'Win%')::int, (os_name LIKE 'Mac%')::int, (os_name LIKE 'Lin%')::int,
            (hangid IS NOT NULL)::int, (process = 'plugin')::int, (process = 'content')::int
     FROM crash_reports
-    WHERE product = $1 AND version = $2
-      AND ((date_processed >= $11 AND date_processed < $12)
-        OR (date_processed >= $13 AND date_processed < $14))
+    WHERE product = $1 AND version = $2 AND date_processed >= $11 AND date_processed < $12
+      AND ($9::text IS NULL OR process = $9)
+      AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
+    UNION ALL
+    SELECT signature, 1,
+           (os_name LIKE 'Win%')::int, (os_name LIKE 'Mac%')::int, (os_name LIKE 'Lin%')::int,
+           (hangid IS NOT NULL)::int, (process = 'plugin')::int, (process = 'content')::int
+    FROM crash_reports
+    WHERE product = $1 AND version = $2 AND date_processed >= $13 AND date_processed < $14
       AND ($9::text IS NULL OR process = $9)
       AND ($10::text IS NULL OR os_name LIKE $10 ESCAPE '\')
 )

@@ -104,6 +104,17 @@ fn push_families(query: &mut QueryBuilder<Postgres>, families: &[&'static str]) 
     };
 }
 
+/// ` AND (r.family = …) IS TRUE`: the family as a filter only. Where the
+/// searched value picks a handful of rows (an instance, a request, an id),
+/// a plain family condition let a planner without statistics on a new
+/// partition combine every row of the family from the (family, "when")
+/// index with the value's few: 4,700 pages instead of 50 per request.
+fn push_family_filter(query: &mut QueryBuilder<Postgres>, families: &[&'static str]) {
+    query.push(" AND (true");
+    push_families(query, families);
+    query.push(") IS TRUE");
+}
+
 /// ` AND r.<column> = …`. On a (column, family, "when") index the value is
 /// an array of one, and the order names the column too (see [`push_order`]).
 fn push_match(
@@ -187,7 +198,10 @@ pub async fn events_where(
              JOIN deployments d ON d.id = r.deployment_id WHERE true"
         ));
         push_match(&mut query, column, index, value);
-        push_families(&mut query, families);
+        match index {
+            ColumnIndex::ByFamily => push_families(&mut query, families),
+            ColumnIndex::Plain => push_family_filter(&mut query, families),
+        }
         push_window(&mut query, window);
         push_order(&mut query, leading_column(column, index), direction);
     }
@@ -199,7 +213,8 @@ pub async fn events_where(
     query.build_query_as().fetch_all(pool).await
 }
 
-/// One event by id, within a service.
+/// One event by id, within a service (the family a filter only, as in
+/// [`push_family_filter`]).
 pub async fn event_by_id(
     pool: &PgPool,
     service: Service,
@@ -209,7 +224,7 @@ pub async fn event_by_id(
         "SELECT r.id, r.\"when\", d.name AS deployment, r.routing_key, r.publisher, r.state, r.image_status,
                 r.event, r.service, r.host, r.instance, r.image_uuid, r.request_id, r.body::text AS body
          FROM raw_events r JOIN deployments d ON d.id = r.deployment_id
-         WHERE r.id = $1 AND r.family = ANY($2)",
+         WHERE r.id = $1 AND (r.family = ANY($2)) IS TRUE",
     )
     .bind(id)
     .bind(service.families())

@@ -140,6 +140,13 @@ impl Store {
             .map_err(StoreError::at("creating partitions ahead", 0))
     }
 
+    /// Gathers `raw_events`' statistics across its partitions.
+    pub async fn analyze_raw_events(&self) -> Result<(), StoreError> {
+        partitions::analyze(&self.pool)
+            .await
+            .map_err(StoreError::at("analyzing raw_events", 0))
+    }
+
     /// The id of deployment `name`, created on first use.
     pub async fn deployment_id(&self, name: &str) -> Result<i32, sqlx::Error> {
         sqlx::query_scalar(

@@ -164,6 +164,14 @@ pub async fn create_ahead(pool: &PgPool, now: DateTime<Utc>) -> Result<(), sqlx:
     create(pool, &months_ahead(now)).await
 }
 
+/// Gathers the statistics of `raw_events` as a whole. Autovacuum analyzes
+/// each partition but never a partitioned parent, whose statistics the
+/// planner uses for what spans partitions; run daily with the partitions.
+pub async fn analyze(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("ANALYZE raw_events").execute(pool).await?;
+    Ok(())
+}
+
 /// The names of `raw_events`' partitions.
 const PARTITIONS: &str = "SELECT child.relname::text
      FROM pg_inherits

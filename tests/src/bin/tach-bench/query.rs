@@ -143,6 +143,21 @@ fn with_statement_timeout(url: &str, seconds: f64) -> String {
     format!("{url}{separator}options[statement_timeout]={millis}")
 }
 
+/// Reads are measured on a database with statistics, as a production
+/// server's autovacuum keeps it. Where autovacuum is off (this machine's
+/// server runs without it), the stage first does what autovacuum would.
+async fn analyze_unless_autovacuum(pool: &PgPool) -> anyhow::Result<()> {
+    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(pool)
+        .await?;
+    if autovacuum == "on" {
+        return Ok(());
+    }
+    println!("  autovacuum is off on this server: VACUUM ANALYZE first, as it would have");
+    sqlx::query("VACUUM ANALYZE").execute(pool).await?;
+    Ok(())
+}
+
 /// Starts tach-query on `url` and measures every endpoint.
 pub async fn stage(
     context: &Context,
@@ -158,6 +173,7 @@ pub async fn stage(
         load.connections,
         load.seconds
     );
+    analyze_unless_autovacuum(pool).await?;
     let url = with_statement_timeout(url, load.timeout);
     let service = Service::query(&context.binaries, &url).await?;
     let measured = measure_all(&service, load, pool, stored, previous).await;
