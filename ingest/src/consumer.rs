@@ -282,7 +282,13 @@ impl BatchLoop {
     async fn finish(&mut self, written: Written) -> anyhow::Result<()> {
         let Ok(outcome) = &written.outcome else {
             // Abandoned at shutdown: not acknowledged, so it is redelivered.
-            return Ok(());
+            if self.abandon.is_cancelled() {
+                return Ok(());
+            }
+            // Abandoned otherwise (its rejected rows could not be stored):
+            // its deliveries would hold the acknowledgement frontier back
+            // for good, so the session ends and the broker redelivers them.
+            anyhow::bail!("a batch could not be stored; reconnecting so that it is redelivered");
         };
         metrics::record_commit(
             &self.destination.name,
