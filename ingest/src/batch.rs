@@ -238,3 +238,6 @@ async fn isolate(
         }
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -52,8 +52,8 @@ pub fn parse(delivery: &Delivery<'_>, max_body_bytes: usize) -> Result<Event, Pa
     let mut event = Event {
         message_id,
         family,
-        exchange: text::escape_nul(delivery.exchange).into_owned(),
-        routing_key: text::escape_nul(delivery.routing_key).into_owned(),
+        exchange: text::column(delivery.exchange),
+        routing_key: text::column(delivery.routing_key),
         is_error: delivery.routing_key.ends_with("error"),
         event_type,
         when,
@@ -327,5 +327,7 @@ fn derive_deploy(event: &mut Event) {
     }
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -110,9 +110,9 @@ pub struct Event {
     pub message_id: String,
     /// The family, from the exchange (and for tach's exchange, the event type).
     pub family: Family,
-    /// Exchange the event came through.
+    /// Exchange the event came through, as a text column ([`crate::text::column`]).
     pub exchange: String,
-    /// Routing key it was published with.
+    /// Routing key it was published with, as a text column.
     pub routing_key: String,
     /// True when the routing key ends in `error` (StackTach's `?` = `E`).
     pub is_error: bool,

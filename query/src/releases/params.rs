@@ -283,3 +283,6 @@ pub fn uuid(what: &str, text: &str) -> Result<String, ReleaseError> {
         .map(|id| id.hyphenated().to_string())
         .map_err(|_| bad_request(format!("{what} is not a valid UUID: {text:?}")))
 }
+
+#[cfg(test)]
+mod proptests;

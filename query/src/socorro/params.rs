@@ -505,7 +505,12 @@ pub fn percent_decode(text: &str) -> Option<String> {
     let mut index = 0;
     while index < bytes.len() {
         if bytes[index] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            let hex = bytes.get(index + 1..index + 3)?;
+            // Digits only: from_str_radix would also take a sign (`%+1`).
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(hex).ok()?;
             decoded.push(u8::from_str_radix(hex, 16).ok()?);
             index += 3;
         } else {
@@ -515,6 +520,9 @@ pub fn percent_decode(text: &str) -> Option<String> {
     }
     String::from_utf8(decoded).ok()
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -593,5 +601,7 @@ mod tests {
     fn malformed_escapes_are_refused() {
         let params = Params::parse("signature/%zz/", None, None).unwrap();
         assert!(params.text("signature").is_err());
+        // A sign is not a hex digit, though u8::from_str_radix takes one.
+        assert_eq!(percent_decode("%+1"), None);
     }
 }

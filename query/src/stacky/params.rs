@@ -214,6 +214,9 @@ pub fn request_id(text: &str) -> Result<String, ApiError> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

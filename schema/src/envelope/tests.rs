@@ -480,7 +480,12 @@ fn a_release_without_an_id_gets_one_from_its_message_id() {
 fn overlong_values_are_cut_in_columns_but_kept_in_the_body() {
     let host = "h".repeat(5000);
     let body = json!({"event_type": "a.b", "publisher_id": format!("svc.{host}")}).to_string();
-    let event = raw_with_limit(body.as_bytes(), "x", DEFAULT_MAX_BODY_BYTES).unwrap();
+    let routing_key = format!("{}.error", "k".repeat(5000));
+    let event = raw_with_limit(body.as_bytes(), &routing_key, DEFAULT_MAX_BODY_BYTES).unwrap();
     assert_eq!(event.host.unwrap().len(), MAX_FIELD_CHARS);
     assert!(event.body.contains(&host));
+    // The routing key is a column too (and indexed); the error mark is
+    // read from the whole key.
+    assert_eq!(event.routing_key.len(), MAX_FIELD_CHARS);
+    assert!(event.is_error);
 }

@@ -121,12 +121,44 @@ pub fn parse_raw_value<I: ParsableInput>(
         AMQPType::DecimalValue => map(parse_decimal_value, AMQPValue::DecimalValue).parse(i),
         AMQPType::ShortString => map(parse_short_string, AMQPValue::ShortString).parse(i),
         AMQPType::LongString => map(parse_long_string, AMQPValue::LongString).parse(i),
-        AMQPType::FieldArray => map(parse_field_array, AMQPValue::FieldArray).parse(i),
+        AMQPType::FieldArray => nested(i, |i| {
+            map(parse_field_array, AMQPValue::FieldArray).parse(i)
+        }),
         AMQPType::Timestamp => map(parse_timestamp, AMQPValue::Timestamp).parse(i),
-        AMQPType::FieldTable => map(parse_field_table, AMQPValue::FieldTable).parse(i),
+        AMQPType::FieldTable => nested(i, |i| {
+            map(parse_field_table, AMQPValue::FieldTable).parse(i)
+        }),
         AMQPType::ByteArray => map(parse_byte_array, AMQPValue::ByteArray).parse(i),
         AMQPType::Void => Ok((i, AMQPValue::Void)),
     })
+}
+
+/// Deepest nesting of field tables and arrays parsed as such. Each level
+/// recurses, so a few kilobytes of headers nesting a thousand levels would
+/// overflow the reader's stack and abort the process, and the broker would
+/// redeliver the same message to the next one. Real headers nest a few
+/// levels (`x-death`: an array of tables of arrays).
+pub const MAX_NESTING: usize = 32;
+
+thread_local! {
+    static NESTING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Parses a field table or array with `parse`, one level deeper; past
+/// [MAX_NESTING] its bytes (length-prefixed like a byte array) are kept as
+/// a [ByteArray] instead, read without recursing.
+fn nested<I: ParsableInput>(
+    i: I,
+    parse: impl FnOnce(I) -> ParserResult<I, AMQPValue>,
+) -> ParserResult<I, AMQPValue> {
+    let depth = NESTING.with(std::cell::Cell::get);
+    if depth >= MAX_NESTING {
+        return map(parse_byte_array, AMQPValue::ByteArray).parse(i);
+    }
+    NESTING.with(|nesting| nesting.set(depth + 1));
+    let parsed = parse(i);
+    NESTING.with(|nesting| nesting.set(depth));
+    parsed
 }
 
 /// Parse an [AMQPValue](../type.AMQPValue.html)
@@ -219,7 +251,8 @@ pub fn parse_decimal_value<I: ParsableInput>(i: I) -> ParserResult<I, DecimalVal
 /// an exchange name, a property) hold any byte, so refusing invalid UTF-8
 /// here would drop the connection and the broker would redeliver the same
 /// message forever. Each byte that is not part of valid UTF-8 is written
-/// as `\xNN` instead, so the value stays readable and nothing is lost.
+/// as `\xNN` instead, so the value stays readable and nothing is lost; the
+/// text can then be longer than the 255 bytes it came in.
 fn make_str<I: Input<Item = u8>>(i: I) -> String {
     let bytes: Vec<u8> = i.iter_elements().collect();
     match String::from_utf8(bytes) {
@@ -245,7 +278,7 @@ pub fn parse_short_string<I: ParsableInput>(i: I) -> ParserResult<I, ShortString
         "parse_short_string",
         map(
             map(flat_map(parse_short_short_uint, take), make_str),
-            ShortString::from,
+            ShortString::from_wire,
         ),
     )
     .parse(i)

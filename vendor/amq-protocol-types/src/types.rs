@@ -199,6 +199,14 @@ impl ShortString {
         self.0.as_str()
     }
 
+    /// A short string read off the wire, kept whole: writing its invalid
+    /// UTF-8 as `\xNN` (parsing.rs, `make_str`) can take it past
+    /// [MAX_SHORT_STRING_LENGTH] bytes, where `From` would panic in the
+    /// connection's reader. Such a value is read, never sent back.
+    pub(crate) fn from_wire(s: String) -> Self {
+        Self(s)
+    }
+
     /// Fallibly construct a [ShortString], returning an error if the string exceeds [MAX_SHORT_STRING_LENGTH] bytes
     pub fn try_new(s: impl Into<String>) -> Result<Self, ShortStringError> {
         let s = s.into();
