@@ -101,6 +101,11 @@ impl PrivateServices {
         )
     }
 
+    /// Deletes vhost `name` with its queues and exchanges.
+    pub fn delete_vhost(&self, name: &str) -> Result<(), String> {
+        self.services_sh("tach_rabbit", &["rabbitmqctl", "-q", "delete_vhost", name])
+    }
+
     /// A URL of the PostgreSQL server (its `postgres` database).
     pub fn database_server_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.pg_port)

@@ -576,6 +576,9 @@ async fn run_scenario(
         fault_lasted.as_secs_f64(),
     );
     db.drop_database().await;
+    services
+        .delete_vhost(&vhost)
+        .expect("deleting the scenario's vhost");
     report
 }
 
