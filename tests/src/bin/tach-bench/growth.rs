@@ -247,6 +247,10 @@ async fn feed_and_sample(
     let mut query_stages: Vec<query::Stage> = Vec::new();
     let mut slice_start = Sample::now(0)?;
     let mut last_progress = Instant::now();
+    let autovacuum_off = query::autovacuum_is_off(&database.pool).await?;
+    if autovacuum_off {
+        println!("  autovacuum is off on this server: ANALYZE after each copy, while ingest goes on, as it would");
+    }
     for stage in stages(options.target()) {
         let stored = loop {
             let sample = Sample::of(ingest).await?;
@@ -262,6 +266,12 @@ async fn feed_and_sample(
                 print_slice(&slice, slices.first());
                 slices.push(slice);
                 slice_start = sample;
+                if autovacuum_off {
+                    // Concurrent, so its cost falls in the next copy, as
+                    // autovacuum's would.
+                    let pool = database.pool.clone();
+                    tokio::spawn(async move { sqlx::query("ANALYZE").execute(&pool).await });
+                }
             }
             if feed.done_for(stage) && sample.finished >= feed.published {
                 break sample.finished;

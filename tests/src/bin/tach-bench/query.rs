@@ -143,14 +143,17 @@ fn with_statement_timeout(url: &str, seconds: f64) -> String {
     format!("{url}{separator}options[statement_timeout]={millis}")
 }
 
+/// True when the server runs without autovacuum (this machine's does).
+pub async fn autovacuum_is_off(pool: &PgPool) -> anyhow::Result<bool> {
+    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum").fetch_one(pool).await?;
+    Ok(autovacuum != "on")
+}
+
 /// Reads are measured on a database with statistics, as a production
 /// server's autovacuum keeps it. Where autovacuum is off (this machine's
 /// server runs without it), the stage first does what autovacuum would.
 async fn analyze_unless_autovacuum(pool: &PgPool) -> anyhow::Result<()> {
-    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
-        .fetch_one(pool)
-        .await?;
-    if autovacuum == "on" {
+    if !autovacuum_is_off(pool).await? {
         return Ok(());
     }
     println!("  autovacuum is off on this server: VACUUM ANALYZE first, as it would have");
