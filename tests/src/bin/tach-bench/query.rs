@@ -145,7 +145,9 @@ fn with_statement_timeout(url: &str, seconds: f64) -> String {
 
 /// True when the server runs without autovacuum (this machine's does).
 pub async fn autovacuum_is_off(pool: &PgPool) -> anyhow::Result<bool> {
-    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum").fetch_one(pool).await?;
+    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(pool)
+        .await?;
     Ok(autovacuum != "on")
 }
 
