@@ -25,9 +25,20 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Cli, DeploymentConfig};
 
+/// The tach-ingest process: one malloc arena (tach_schema::allocator), a
+/// multi-threaded runtime, and [`main`] on the command line. Its own binary
+/// and the fault-injection tests' copy of it are this call.
+pub fn run_process() -> anyhow::Result<()> {
+    tach_schema::allocator::use_one_malloc_arena();
+    let cli = <Cli as clap::Parser>::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(main(cli))
+}
+
 /// The whole tach-ingest program for a parsed command line: starts tracing
-/// (`RUST_LOG`, default info) and runs the subcommand. Its own binary and
-/// the fault-injection tests' copy of it both start here.
+/// (`RUST_LOG`, default info) and runs the subcommand.
 pub async fn main(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         // lapin logs a failed passive declare at error level from its I/O

@@ -145,9 +145,12 @@ async fn create(pool: &PgPool, months: &BTreeSet<Month>) -> Result<(), sqlx::Err
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tach.raw_events.partitions'))")
         .execute(&mut *tx)
         .await?;
-    let existing: Vec<String> = sqlx::query_scalar(PARTITIONS).fetch_all(&mut *tx).await?;
+    let existing: Vec<(String, bool)> = sqlx::query_as(PARTITIONS).fetch_all(&mut *tx).await?;
     for month in months {
-        if existing.contains(&month.table_name()) {
+        if existing
+            .iter()
+            .any(|(table, _)| *table == month.table_name())
+        {
             continue;
         }
         for statement in month.create_statements() {
@@ -172,8 +175,8 @@ pub async fn analyze(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The names of `raw_events`' partitions.
-const PARTITIONS: &str = "SELECT child.relname::text
+/// `raw_events`' partitions: each name, and whether a detach of it is pending.
+const PARTITIONS: &str = "SELECT child.relname::text, pg_inherits.inhdetachpending
      FROM pg_inherits
      JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
      JOIN pg_class child ON child.oid = pg_inherits.inhrelid
@@ -197,16 +200,7 @@ pub async fn drop_older_than(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
 ) -> Result<Vec<DroppedPartition>, sqlx::Error> {
-    let attached: Vec<(String, bool)> = sqlx::query_as(
-        "SELECT child.relname::text, pg_inherits.inhdetachpending
-         FROM pg_inherits
-         JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
-         JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-         WHERE parent.relname = 'raw_events'
-         ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await?;
+    let attached: Vec<(String, bool)> = sqlx::query_as(PARTITIONS).fetch_all(pool).await?;
     let mut dropped = Vec::new();
     for (table, detach_pending) in attached {
         let Some(month) = month_of_table(&table) else {
