@@ -8,6 +8,7 @@ use sqlx::types::Json as JsonColumn;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::params::{Field, Filter, Paging, Value};
+use super::render::{orlo_time, Sample};
 
 /// A release row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,13 +39,13 @@ pub struct ReleaseRow {
     pub status: String,
 }
 
-/// A package row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A package row, serialized as Orlo answers a package.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct PackageRow {
-    /// Its release.
-    pub release_id: String,
     /// Package id.
     pub id: String,
+    /// Its release.
+    pub release_id: String,
     /// Name.
     pub name: Option<String>,
     /// Version.
@@ -56,8 +57,10 @@ pub struct PackageRow {
     /// Derived status.
     pub status: String,
     /// Start.
+    #[serde(serialize_with = "orlo_time")]
     pub stime: Option<DateTime<Utc>>,
     /// Finish.
+    #[serde(serialize_with = "orlo_time")]
     pub ftime: Option<DateTime<Utc>>,
     /// Seconds.
     pub duration: Option<i64>,
@@ -446,8 +449,8 @@ pub async fn recent_samples(
     pool: &PgPool,
     environment: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, JsonColumn<Json>)>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Vec<(DateTime<Utc>, Sample)>, sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, JsonColumn<Sample>)> = sqlx::query_as(
         "SELECT date_created, sample FROM environment_status
          WHERE environment = $1 AND date_created > $2 - interval '7 days'
          ORDER BY date_created DESC, sample_key DESC LIMIT 1000",
@@ -455,5 +458,9 @@ pub async fn recent_samples(
     .bind(environment)
     .bind(now)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(created, sample)| (created, sample.0))
+        .collect())
 }

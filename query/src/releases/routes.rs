@@ -81,22 +81,25 @@ async fn ping() -> Answer {
     ok(json!({"message": "pong"}))
 }
 
-/// Releases with their packages, rendered in order.
-async fn render_releases(state: &AppState, rows: &[ReleaseRow]) -> Result<Value, ReleaseError> {
+/// `{"releases": [...]}`: the releases with their packages, in order.
+async fn render_releases(state: &AppState, rows: &[ReleaseRow]) -> Answer {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let packages = queries::packages_of(&state.pool, &ids).await?;
-    let releases: Vec<Value> = rows
+    let releases: Vec<render::Release<'_>> = rows
         .iter()
-        .map(|row| render::release(row, &packages))
+        .map(|row| render::Release {
+            row,
+            packages: &packages,
+        })
         .collect();
-    Ok(json!({"releases": releases}))
+    Ok(Json(render::Keyed("releases", releases)).into_response())
 }
 
 async fn list_releases(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let filters = params.release_filters()?;
     let rows = queries::releases(&state.pool, &filters, params.paging()?).await?;
-    ok(render_releases(&state, &rows).await?)
+    render_releases(&state, &rows).await
 }
 
 /// `/releases/<uuid>` is Orlo's release; anything else is a tag
@@ -107,7 +110,7 @@ async fn one_release(State(state): State<AppState>, Path(key): Path<String>) -> 
         let Some(row) = queries::release(&state.pool, &id).await? else {
             return Err(not_found(format!("release {id}")));
         };
-        return ok(render_releases(&state, &[row]).await?);
+        return render_releases(&state, &[row]).await;
     }
     let mut tags = vec![key.clone()];
     if key.chars().next().is_some_and(|c| c.is_ascii_digit()) {
@@ -123,34 +126,30 @@ async fn list_packages(State(state): State<AppState>, RawQuery(query): RawQuery)
     let params = Params::parse(query.as_deref())?;
     let filters = params.package_filters()?;
     let rows = queries::packages(&state.pool, &filters, params.paging()?).await?;
-    ok(json!({"packages": rows.iter().map(render::package).collect::<Vec<_>>()}))
+    Ok(Json(render::Keyed("packages", rows)).into_response())
 }
 
 async fn one_package(State(state): State<AppState>, Path(package_id): Path<String>) -> Answer {
     let package_id = params::uuid("package id", &package_id)?;
     match queries::package(&state.pool, None, &package_id).await? {
-        Some(row) => ok(json!({"packages": [render::package(&row)]})),
+        Some(row) => Ok(Json(render::Keyed("packages", [row])).into_response()),
         None => Err(not_found(format!("package {package_id}"))),
     }
 }
 
-async fn environment_json(state: &AppState, name: &str) -> Result<Value, ReleaseError> {
+async fn environment(state: &AppState, name: &str) -> Result<render::Environment, ReleaseError> {
     let revisions = queries::latest_revisions(&state.pool, name).await?;
-    let samples: Vec<_> = queries::recent_samples(&state.pool, name, Utc::now())
-        .await?
-        .into_iter()
-        .map(|(created, sample)| (created, sample.0))
-        .collect();
-    Ok(render::environment(&revisions, &samples))
+    let samples = queries::recent_samples(&state.pool, name, Utc::now()).await?;
+    Ok(render::Environment { revisions, samples })
 }
 
 async fn environments(State(state): State<AppState>) -> Answer {
-    let mut answer = Map::new();
+    let mut answer = Vec::new();
     for name in queries::environment_names(&state.pool).await? {
-        let environment = environment_json(&state, &name).await?;
-        answer.insert(name, environment);
+        let environment = environment(&state, &name).await?;
+        answer.push((name, environment));
     }
-    ok(Value::Object(answer))
+    Ok(Json(render::Named(answer)).into_response())
 }
 
 async fn one_environment(State(state): State<AppState>, Path(name): Path<String>) -> Answer {
@@ -158,8 +157,8 @@ async fn one_environment(State(state): State<AppState>, Path(name): Path<String>
     if name.contains('\0') || !queries::environment_exists(&state.pool, &name).await? {
         return Err(not_found(format!("environment {name}")));
     }
-    let environment = environment_json(&state, &name).await?;
-    ok(json!({ name: environment }))
+    let environment = environment(&state, &name).await?;
+    Ok(Json(render::Named(vec![(name, environment)])).into_response())
 }
 
 fn group_of(field: &str) -> Result<GroupBy, ReleaseError> {

@@ -43,6 +43,9 @@ pub struct LoadArgs {
     /// answer that takes longer counts as an error (so a scan cannot stall the run).
     #[arg(long, default_value_t = 5.0)]
     pub timeout: f64,
+    /// Measure only the endpoints whose name contains this text (the floor is always measured).
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 impl Default for LoadArgs {
@@ -51,6 +54,7 @@ impl Default for LoadArgs {
             seconds: 2.0,
             connections: 32,
             timeout: 5.0,
+            only: None,
         }
     }
 }
@@ -227,7 +231,12 @@ async fn measure_all(
         stage.floor.p99_ms,
         stage.floor.rate()
     );
-    for endpoint in catalogue.endpoints {
+    let wanted = |endpoint: &Endpoint| {
+        load.only
+            .as_deref()
+            .is_none_or(|only| endpoint.name.contains(only))
+    };
+    for endpoint in catalogue.endpoints.into_iter().filter(wanted) {
         let measured = hammer(service.address, &endpoint.path, load).await?;
         let row = stage.verdict(&endpoint, &measured);
         println!(
