@@ -10,25 +10,26 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use super::params::{Field, Filter, Paging, Value};
 use super::render::{orlo_time, Sample};
 
-/// A release row.
+/// A release row. Its JSON columns come as PostgreSQL's text of them and are
+/// answered as they are, without being parsed into values and written again.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleaseRow {
     /// Release id.
     pub id: String,
-    /// Tag fields of `release.create`.
-    pub tag_fields: JsonColumn<Json>,
+    /// Tag fields of `release.create`, a JSON object.
+    pub tag_fields: String,
     /// `user`.
     pub user: Option<String>,
     /// `team`.
     pub team: Option<String>,
-    /// `platforms`.
-    pub platforms: JsonColumn<Json>,
-    /// `references`.
-    pub references: JsonColumn<Json>,
-    /// `notes`.
-    pub notes: JsonColumn<Json>,
-    /// `metadata`.
-    pub metadata: JsonColumn<Json>,
+    /// `platforms`, a JSON array.
+    pub platforms: String,
+    /// `references`, a JSON array.
+    pub references: String,
+    /// `notes`, a JSON array.
+    pub notes: String,
+    /// `metadata`, a JSON object.
+    pub metadata: String,
     /// Start.
     pub stime: Option<DateTime<Utc>>,
     /// Finish.
@@ -67,8 +68,9 @@ pub struct PackageRow {
 }
 
 const RELEASE_COLUMNS: &str =
-    "SELECT r.id, r.tag_fields, r.\"user\", r.team, r.platforms, r.\"references\",
-        r.notes, r.metadata, r.stime, r.ftime, r.duration, r.status FROM releases r";
+    "SELECT r.id, r.tag_fields::text, r.\"user\", r.team, r.platforms::text,
+        r.\"references\"::text, r.notes::text, r.metadata::text,
+        r.stime, r.ftime, r.duration, r.status FROM releases r";
 const PACKAGE_COLUMNS: &str =
     "SELECT p.release_id, p.id, p.name, p.version, p.rollback, p.diff_url,
         p.status, p.stime, p.ftime, p.duration FROM release_packages p";
@@ -368,34 +370,101 @@ pub async fn package_versions(
     query.build_query_as().fetch_all(pool).await
 }
 
-/// What `/stats/by_date` counts: a start time, a name (packages only), and
-/// the release's status and rollback flag.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Dated {
-    /// Start time.
-    pub stime: DateTime<Utc>,
-    /// Package name, for packages.
-    pub name: Option<String>,
-    /// Release status.
-    pub status: String,
-    /// Release has a rollback package.
-    pub rollback: bool,
+/// The time units of `/stats/by_date`, each naming the parts of a start
+/// time its tree nests by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateUnit {
+    /// Calendar year.
+    Year,
+    /// Year, month.
+    Month,
+    /// ISO week-numbering year, ISO week.
+    Week,
+    /// ISO year, week and weekday (Monday 1).
+    Iso,
+    /// Year, month, day.
+    Day,
+    /// Year, month, day, hour.
+    Hour,
 }
 
-/// Finished (successful or failed) releases, or their packages, that started.
-pub async fn dated(pool: &PgPool, packages: bool) -> Result<Vec<Dated>, sqlx::Error> {
-    let sql = if packages {
-        "SELECT p.stime, p.name, r.status, r.rollback
+impl DateUnit {
+    /// The unit Orlo names `text`.
+    pub fn parse(text: &str) -> Option<DateUnit> {
+        Some(match text {
+            "year" => DateUnit::Year,
+            "month" => DateUnit::Month,
+            "week" => DateUnit::Week,
+            "iso" => DateUnit::Iso,
+            "day" => DateUnit::Day,
+            "hour" => DateUnit::Hour,
+            _ => return None,
+        })
+    }
+
+    /// The unit's parts of the UTC time `t`, as SQL integers.
+    fn parts_sql(self) -> &'static str {
+        match self {
+            DateUnit::Year => "extract(year FROM t)::int",
+            DateUnit::Month => "extract(year FROM t)::int, extract(month FROM t)::int",
+            DateUnit::Week => "extract(isoyear FROM t)::int, extract(week FROM t)::int",
+            DateUnit::Iso => {
+                "extract(isoyear FROM t)::int, extract(week FROM t)::int, extract(isodow FROM t)::int"
+            }
+            DateUnit::Day => {
+                "extract(year FROM t)::int, extract(month FROM t)::int, extract(day FROM t)::int"
+            }
+            DateUnit::Hour => {
+                "extract(year FROM t)::int, extract(month FROM t)::int, extract(day FROM t)::int,
+                 extract(hour FROM t)::int"
+            }
+        }
+    }
+}
+
+/// One leaf count of `/stats/by_date`: the time parts of a unit, a package
+/// name (packages only), the release's outcome and rollback flag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DatedCount {
+    /// The unit's parts of the start time.
+    pub parts: Vec<i32>,
+    /// Package name, for packages.
+    pub name: Option<String>,
+    /// The release succeeded (else it failed).
+    pub successful: bool,
+    /// Release has a rollback package.
+    pub rollback: bool,
+    /// How many.
+    pub count: i64,
+}
+
+/// Finished (successful or failed) releases, or their packages, that
+/// started, counted per leaf of the tree, in the order of each leaf's first
+/// start (the tree's keys appear in the order their first start came).
+pub async fn dated(
+    pool: &PgPool,
+    packages: bool,
+    unit: DateUnit,
+) -> Result<Vec<DatedCount>, sqlx::Error> {
+    let started = if packages {
+        "SELECT p.stime AT TIME ZONE 'UTC' AS t, p.name, r.status, r.rollback
          FROM release_packages p JOIN releases r ON r.id = p.release_id
-         WHERE p.stime IS NOT NULL AND r.status IN ('SUCCESSFUL', 'FAILED')
-         ORDER BY p.stime"
+         WHERE p.stime IS NOT NULL AND r.status IN ('SUCCESSFUL', 'FAILED')"
     } else {
-        "SELECT r.stime, NULL::text AS name, r.status, r.rollback FROM releases r
+        "SELECT r.stime AT TIME ZONE 'UTC' AS t, NULL::text AS name, r.status, r.rollback
+         FROM releases r
          WHERE r.stime IS NOT NULL AND r.status IN ('SUCCESSFUL', 'FAILED')
-           AND EXISTS (SELECT 1 FROM release_packages p WHERE p.release_id = r.id)
-         ORDER BY r.stime"
+           AND EXISTS (SELECT 1 FROM release_packages p WHERE p.release_id = r.id)"
     };
-    sqlx::query_as(sql).fetch_all(pool).await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ARRAY[{}] AS parts, name, status = 'SUCCESSFUL' AS successful, rollback,
+                count(*) AS count
+         FROM ({started}) AS started
+         GROUP BY 1, 2, 3, 4 ORDER BY min(t)",
+        unit.parts_sql()
+    )))
+    .fetch_all(pool)
+    .await
 }
 
 /// Known environments, sorted: the distinct names of both tables, one

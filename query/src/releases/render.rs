@@ -3,23 +3,48 @@
 //! (API.md §3).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tach_schema::release::TAG_FIELDS;
 
-use super::queries::{Dated, GroupCounts, PackageRow, ReleaseRow};
+use super::queries::{DatedCount, GroupCounts, PackageRow, ReleaseRow};
 
-/// Orlo's time format, for `#[serde(serialize_with)]`.
+/// Orlo's time format (`%Y-%m-%dT%H:%M:%SZ`), for `#[serde(serialize_with)]`.
 pub fn orlo_time<S: Serializer>(
     when: &Option<DateTime<Utc>>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match when {
-        Some(when) => serializer.collect_str(&when.format("%Y-%m-%dT%H:%M:%SZ")),
+        Some(when) => serializer.collect_str(&OrloTime(*when)),
         None => serializer.serialize_none(),
+    }
+}
+
+/// Written field by field: chrono's `format` interprets its pattern anew for
+/// every time, which was a tenth of a release page's cost.
+struct OrloTime(DateTime<Utc>);
+
+impl std::fmt::Display for OrloTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let when = self.0;
+        if !(0..=9999).contains(&when.year()) {
+            // `%Y` signs years of other than four digits.
+            return write!(f, "{}", when.format("%Y-%m-%dT%H:%M:%SZ"));
+        }
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            when.year(),
+            when.month(),
+            when.day(),
+            when.hour(),
+            when.minute(),
+            when.second()
+        )
     }
 }
 
@@ -36,14 +61,15 @@ pub struct Release<'a> {
 impl Serialize for Release<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let row = self.row;
+        let tag_fields: BTreeMap<&str, &RawValue> = raw::<_, S::Error>(&row.tag_fields)?;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("id", &row.id)?;
         map.serialize_entry("user", &row.user)?;
         map.serialize_entry("team", &row.team)?;
-        map.serialize_entry("platforms", &row.platforms.0)?;
-        map.serialize_entry("references", &row.references.0)?;
-        map.serialize_entry("notes", &row.notes.0)?;
-        map.serialize_entry("metadata", &row.metadata.0)?;
+        map.serialize_entry("platforms", raw::<&RawValue, S::Error>(&row.platforms)?)?;
+        map.serialize_entry("references", raw::<&RawValue, S::Error>(&row.references)?)?;
+        map.serialize_entry("notes", raw::<&RawValue, S::Error>(&row.notes)?)?;
+        map.serialize_entry("metadata", raw::<&RawValue, S::Error>(&row.metadata)?)?;
         map.serialize_entry("stime", &Time(row.stime))?;
         map.serialize_entry("ftime", &Time(row.ftime))?;
         map.serialize_entry("duration", &row.duration)?;
@@ -55,11 +81,18 @@ impl Serialize for Release<'_> {
         });
         map.serialize_entry("packages", &packages)?;
         for field in TAG_FIELDS {
-            let value = row.tag_fields.0.get(field).unwrap_or(&Value::Null);
-            map.serialize_entry(field, value)?;
+            match tag_fields.get(field) {
+                Some(value) => map.serialize_entry(field, value)?,
+                None => map.serialize_entry(field, &Value::Null)?,
+            }
         }
         map.end()
     }
+}
+
+/// A JSON column's text, borrowed as `T` (PostgreSQL wrote it, so it parses).
+fn raw<'a, T: Deserialize<'a>, E: serde::ser::Error>(text: &'a str) -> Result<T, E> {
+    serde_json::from_str(text).map_err(E::custom)
 }
 
 /// A time in Orlo's format, or null.
@@ -83,63 +116,28 @@ pub fn counts(group: &GroupCounts) -> Value {
     }})
 }
 
-/// Orlo's `/stats/by_date` tree: time parts (by `unit`), the package name
-/// for packages, then normal/rollback and successful/failed, counted.
-pub fn by_date(rows: &[Dated], unit: &str) -> Option<Value> {
-    // Checked before the rows, so an unknown unit is refused even with none.
-    time_parts(DateTime::UNIX_EPOCH, unit)?;
+/// Orlo's `/stats/by_date` tree: time parts, the package name for
+/// packages, then normal/rollback and successful/failed, counted.
+pub fn by_date(rows: &[DatedCount]) -> Value {
     let mut tree = Map::new();
     for row in rows {
-        let mut path = time_parts(row.stime, unit)?;
+        let mut path: Vec<String> = row.parts.iter().map(i32::to_string).collect();
         path.extend(row.name.clone());
         path.push(if row.rollback { "rollback" } else { "normal" }.to_owned());
         path.push(
-            if row.status == "SUCCESSFUL" {
+            if row.successful {
                 "successful"
             } else {
                 "failed"
             }
             .to_owned(),
         );
-        add_path(&mut tree, &path);
+        add_path(&mut tree, &path, row.count);
     }
-    Some(Value::Object(tree))
+    Value::Object(tree)
 }
 
-fn time_parts(stime: DateTime<Utc>, unit: &str) -> Option<Vec<String>> {
-    let parts = match unit {
-        "year" => vec![stime.year().to_string()],
-        "month" => vec![stime.year().to_string(), stime.month().to_string()],
-        "week" => {
-            let week = stime.iso_week();
-            vec![week.year().to_string(), week.week().to_string()]
-        }
-        "iso" => {
-            let week = stime.iso_week();
-            let weekday = stime.weekday().number_from_monday();
-            vec![
-                week.year().to_string(),
-                week.week().to_string(),
-                weekday.to_string(),
-            ]
-        }
-        "day" => vec![
-            stime.year().to_string(),
-            stime.month().to_string(),
-            stime.day().to_string(),
-        ],
-        "hour" => vec![
-            stime.year().to_string(),
-            stime.month().to_string(),
-            stime.day().to_string(),
-            stime.hour().to_string(),
-        ],
-        _ => return None,
-    };
-    Some(parts)
-}
-
-fn add_path(tree: &mut Map<String, Value>, path: &[String]) {
+fn add_path(tree: &mut Map<String, Value>, path: &[String], count: i64) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -156,15 +154,45 @@ fn add_path(tree: &mut Map<String, Value>, path: &[String]) {
         };
         node = child;
     }
-    let count = node.get(last).and_then(Value::as_i64).unwrap_or(0);
-    node.insert(last.clone(), json!(count + 1));
+    let before = node.get(last).and_then(Value::as_i64).unwrap_or(0);
+    node.insert(last.clone(), json!(before + count));
 }
 
-/// Observatory's date format (`Jan 13 2013 23:45:02`).
-fn observatory_time(value: &Value) -> Value {
-    match tach_schema::timestamp::parse_value(value) {
-        Some(when) => json!(when.format("%b %d %Y %H:%M:%S").to_string()),
-        None => value.clone(),
+/// A sample's date field in Observatory's format (`Jan 13 2013 23:45:02`),
+/// or as stored when it is not a time.
+struct ObservatoryDate<'a>(&'a Value);
+
+impl Serialize for ObservatoryDate<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match tach_schema::timestamp::parse_value(self.0) {
+            Some(when) => serializer.collect_str(&ObservatoryTime(when)),
+            None => self.0.serialize(serializer),
+        }
+    }
+}
+
+/// `%b %d %Y %H:%M:%S`, written field by field (see [`OrloTime`]).
+struct ObservatoryTime(DateTime<Utc>);
+
+impl std::fmt::Display for ObservatoryTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let when = self.0;
+        if !(0..=9999).contains(&when.year()) {
+            return write!(f, "{}", when.format("%b %d %Y %H:%M:%S"));
+        }
+        write!(
+            f,
+            "{} {:02} {:04} {:02}:{:02}:{:02}",
+            MONTHS[when.month0() as usize],
+            when.day(),
+            when.year(),
+            when.hour(),
+            when.minute(),
+            when.second()
+        )
     }
 }
 
@@ -185,20 +213,22 @@ pub struct Sample {
 
 impl Sample {
     /// `data`'s object: the sample's fields, dates in Observatory's format.
-    fn fields(&self) -> [(&'static str, Cow<'_, Value>); 8] {
-        let date = |value: &Value| Cow::Owned(observatory_time(value));
+    fn fields(&self) -> [(&'static str, Shown<'_>); 8] {
         [
-            ("date_oldest_job_queued", date(&self.date_oldest_job_queued)),
+            (
+                "date_oldest_job_queued",
+                Shown::Date(&self.date_oldest_job_queued),
+            ),
             (
                 "date_recently_completed",
-                date(&self.date_recently_completed),
+                Shown::Date(&self.date_recently_completed),
             ),
-            ("processors_count", Cow::Borrowed(&self.processors_count)),
-            ("avg_wait_sec", Cow::Borrowed(&self.avg_wait_sec)),
-            ("waiting_job_count", Cow::Borrowed(&self.waiting_job_count)),
-            ("date_created", date(&self.date_created)),
-            ("id", Cow::Borrowed(&self.id)),
-            ("avg_process_sec", Cow::Borrowed(&self.avg_process_sec)),
+            ("processors_count", Shown::Plain(&self.processors_count)),
+            ("avg_wait_sec", Shown::Plain(&self.avg_wait_sec)),
+            ("waiting_job_count", Shown::Plain(&self.waiting_job_count)),
+            ("date_created", Shown::Date(&self.date_created)),
+            ("id", Shown::Plain(&self.id)),
+            ("avg_process_sec", Shown::Plain(&self.avg_process_sec)),
         ]
     }
 
@@ -291,7 +321,7 @@ impl Serialize for PlotData<'_> {
             samples
                 .iter()
                 .enumerate()
-                .map(|(index, (created, _))| (x_of(index), Display(created.format("%H:%M"))))
+                .map(|(index, (created, _))| (x_of(index), Text(HourMinute(*created))))
         });
         map.serialize_entry("xaxis_ticks", &ticks)?;
         map.end()
@@ -312,8 +342,25 @@ where
     }
 }
 
+/// A sample field as `data` shows it.
+enum Shown<'a> {
+    /// As stored.
+    Plain(&'a Value),
+    /// A time, in Observatory's format.
+    Date(&'a Value),
+}
+
+impl Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Shown::Plain(value) => value.serialize(serializer),
+            Shown::Date(value) => ObservatoryDate(value).serialize(serializer),
+        }
+    }
+}
+
 /// Named fields serialized as an object, in their order.
-struct Fields<'a, const N: usize>([(&'static str, Cow<'a, Value>); N]);
+struct Fields<'a, const N: usize>([(&'static str, Shown<'a>); N]);
 
 impl<const N: usize> Serialize for Fields<'_, N> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -321,11 +368,89 @@ impl<const N: usize> Serialize for Fields<'_, N> {
     }
 }
 
-/// Anything `Display` serialized as a string, without building the string.
-struct Display<T>(T);
+/// `%H:%M`.
+struct HourMinute(DateTime<Utc>);
 
-impl<T: std::fmt::Display> Serialize for Display<T> {
+impl std::fmt::Display for HourMinute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0.hour(), self.0.minute())
+    }
+}
+
+/// Anything `Display` serialized as a string, without building the string.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_formats_them() {
+        for text in [
+            "2027-03-28T01:04:05Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T12:00:00.999Z",
+        ] {
+            let when = utc(text);
+            assert_eq!(
+                OrloTime(when).to_string(),
+                when.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            );
+            assert_eq!(
+                ObservatoryTime(when).to_string(),
+                when.format("%b %d %Y %H:%M:%S").to_string()
+            );
+            assert_eq!(
+                HourMinute(when).to_string(),
+                when.format("%H:%M").to_string()
+            );
+        }
+        let far = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(
+            OrloTime(far).to_string(),
+            far.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
+        assert_eq!(
+            ObservatoryTime(far).to_string(),
+            far.format("%b %d %Y %H:%M:%S").to_string()
+        );
+    }
+
+    #[test]
+    fn a_sample_shows_its_fields_in_observatorys_order_and_format() {
+        let sample: Sample = serde_json::from_value(serde_json::json!({
+            "id": 7, "date_created": "2027-03-28T12:52:19Z", "avg_wait_sec": 1.5,
+            "date_oldest_job_queued": "not a time", "extra": {"ignored": true},
+        }))
+        .unwrap();
+        let created = utc("2027-03-28T12:52:19Z");
+        let environment = Environment {
+            revisions: serde_json::json!({"socorro": "abc"}),
+            samples: vec![(created, sample)],
+        };
+        assert_eq!(
+            serde_json::to_string(&environment).unwrap(),
+            concat!(
+                r#"{"socorroRevision":"abc","data":[{"date_oldest_job_queued":"not a time","#,
+                r#""date_recently_completed":null,"processors_count":null,"avg_wait_sec":1.5,"#,
+                r#""waiting_job_count":null,"date_created":"Mar 28 2027 12:52:19","id":7,"#,
+                r#""avg_process_sec":null}],"plotData":{"waiting_job_count":[[0,null]],"#,
+                r#""avg_wait_sec":[[0,1.5]],"processors_count":[[0,null]],"#,
+                r#""avg_process_sec":[[0,null]],"xaxis_ticks":[[0,"12:52"]]}}"#
+            )
+        );
     }
 }

@@ -277,13 +277,13 @@ async fn stats_by_date(
     };
     let params = Params::parse(query.as_deref())?;
     let unit = params.get("unit").unwrap_or("month");
-    let rows = queries::dated(&state.pool, packages).await?;
-    match render::by_date(&rows, unit) {
-        Some(tree) => ok(tree),
-        None => Err(bad_request(format!(
+    let Some(unit) = queries::DateUnit::parse(unit) else {
+        return Err(bad_request(format!(
             "unit must be one of year, month, week, iso, day, hour, not {unit:?}"
-        ))),
-    }
+        )));
+    };
+    let rows = queries::dated(&state.pool, packages, unit).await?;
+    ok(render::by_date(&rows))
 }
 
 async fn create_release(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
