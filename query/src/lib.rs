@@ -4,6 +4,7 @@
 //! - [`app`]: the router, health and metrics endpoints, the fallback.
 //! - [`error`]: the one error type and its three wire shapes.
 //! - [`metrics`]: HTTP metrics.
+//! - [`sql`]: SQL pieces the families share.
 //! - [`stacky`]: StackTach's `stacky/*` API.
 //! - [`socorro`]: the Socorro middleware API.
 //! - [`releases`]: the Observatory and Orlo/Sponge release API.
@@ -14,6 +15,7 @@ pub mod error;
 pub mod metrics;
 pub mod releases;
 pub mod socorro;
+pub mod sql;
 pub mod stacky;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::params::{Field, Filter, Paging, Value};
 use super::render::{orlo_time, Sample};
+use crate::sql::push_page;
 
 /// A release row. Its JSON columns come as PostgreSQL's text of them and are
 /// answered as they are, without being parsed into values and written again.
@@ -88,11 +89,9 @@ pub async fn releases(
     }
     let order = if paging.ascending { "ASC" } else { "DESC" };
     query.push(format!(
-        " ORDER BY r.stime {order} NULLS LAST, r.first_seen {order}, r.id LIMIT "
+        " ORDER BY r.stime {order} NULLS LAST, r.first_seen {order}, r.id"
     ));
-    query.push_bind(paging.limit);
-    query.push(" OFFSET ");
-    query.push_bind(paging.offset);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
@@ -234,11 +233,9 @@ pub async fn packages(
     }
     let order = if paging.ascending { "ASC" } else { "DESC" };
     query.push(format!(
-        " ORDER BY p.stime {order} NULLS LAST, p.release_id, p.position LIMIT "
+        " ORDER BY p.stime {order} NULLS LAST, p.release_id, p.position"
     ));
-    query.push_bind(paging.limit);
-    query.push(" OFFSET ");
-    query.push_bind(paging.offset);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 

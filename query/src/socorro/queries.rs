@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::params::{Mode, Paging, ReportType, Search, TermFilter};
+use crate::sql::push_page;
 
 /// A crash report as `/search/crashes` and `/report/list` return it.
 #[derive(Debug, sqlx::FromRow)]
@@ -235,11 +236,8 @@ async fn report_page(
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
     let mut query = QueryBuilder::new(format!("SELECT {REPORT_COLUMNS}"));
     push_where(&mut query, search);
-    query
-        .push(" ORDER BY date_processed DESC, uuid COLLATE \"C\" LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    query.push(" ORDER BY date_processed DESC, uuid COLLATE \"C\"");
+    push_page(&mut query, paging.limit, paging.offset);
     query
         .build_query_as()
         .persistent(false)
@@ -269,11 +267,8 @@ pub async fn comments(
     };
     let mut query = QueryBuilder::new("SELECT uuid, date_processed, user_comments, email");
     with_comment(&mut query);
-    query
-        .push(" ORDER BY date_processed DESC, uuid COLLATE \"C\" LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    query.push(" ORDER BY date_processed DESC, uuid COLLATE \"C\"");
+    push_page(&mut query, paging.limit, paging.offset);
     let rows = query
         .build_query_as()
         .persistent(false)
@@ -305,11 +300,8 @@ pub async fn signatures(
                 count(*) FILTER (WHERE process = 'plugin') AS numplugin",
     );
     push_where(&mut query, search);
-    query
-        .push(" GROUP BY signature ORDER BY count DESC, signature COLLATE \"C\" LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    query.push(" GROUP BY signature ORDER BY count DESC, signature COLLATE \"C\"");
+    push_page(&mut query, paging.limit, paging.offset);
     let rows = query
         .build_query_as()
         .persistent(false)
@@ -440,18 +432,15 @@ pub async fn signatures_from_hours(
 ) -> Result<(Vec<SignatureRow>, i64), sqlx::Error> {
     let mut query = QueryBuilder::new("");
     push_parts(&mut query, search, split);
-    query
-        .push(
-            " SELECT signature, sum(total)::bigint AS count, sum(win_count)::bigint AS is_windows,
+    query.push(
+        " SELECT signature, sum(total)::bigint AS count, sum(win_count)::bigint AS is_windows,
                      sum(mac_count)::bigint AS is_mac, sum(linux_count)::bigint AS is_linux,
                      sum(hang_count)::bigint AS numhang, sum(plugin_count)::bigint AS numplugin,
                      count(*) OVER () AS signatures
               FROM parts GROUP BY signature
-              ORDER BY count DESC, signature COLLATE \"C\" LIMIT ",
-        )
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+              ORDER BY count DESC, signature COLLATE \"C\"",
+    );
+    push_page(&mut query, paging.limit, paging.offset);
     let rows: Vec<CountedSignatureRow> = query
         .build_query_as()
         .persistent(false)

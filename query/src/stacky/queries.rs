@@ -1,4 +1,5 @@
-//! The SQL of `stacky/*`. Every statement binds its values; the one
+//! The SQL of `stacky/*`. Every statement binds its values (the limits of
+//! per-family searches aside, see [`crate::sql::push_page_in_text`]); the one
 //! identifier that varies (the `search` column) comes from a fixed whitelist.
 
 use chrono::{DateTime, Utc};
@@ -6,6 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::params::{Paging, Service, Window};
 use super::summary::{Hours, Seek};
+use crate::sql::{push_limit, push_page, push_page_in_text};
 use tach_schema::rollup::DaySplit;
 
 /// A row of an event table.
@@ -170,6 +172,16 @@ pub async fn events_where(
     let direction = order.direction();
     let families = service.families();
     let index = column_index(column).unwrap_or(ColumnIndex::Plain);
+    // A walk of one (column, family) index without a window has one best
+    // plan whatever the value: let PostgreSQL cache it.
+    let one_plan = index == ColumnIndex::ByFamily && window == Window::default();
+    let push_rows = |query: &mut QueryBuilder<Postgres>, limit: i64, offset: i64| {
+        if one_plan {
+            push_page_in_text(query, limit, offset);
+        } else {
+            push_page(query, limit, offset);
+        }
+    };
     let mut query = QueryBuilder::new("");
     if walks_per_family(index, families) {
         // The first offset + limit rows of each family, merged.
@@ -186,7 +198,8 @@ pub async fn events_where(
             push_families(&mut query, &[family]);
             push_window(&mut query, window);
             push_order(&mut query, leading_column(column, index), direction);
-            query.push(" LIMIT ").push_bind(per_family).push(")");
+            push_rows(&mut query, per_family, 0);
+            query.push(")");
         }
         query.push(") r JOIN deployments d ON d.id = r.deployment_id");
         query.push(format!(
@@ -205,11 +218,7 @@ pub async fn events_where(
         push_window(&mut query, window);
         push_order(&mut query, leading_column(column, index), direction);
     }
-    query
-        .push(" LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    push_rows(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
@@ -313,7 +322,7 @@ pub async fn watched_events(
                 .push_bind(deployment_id);
         }
         push_order(query, event_name.map(|_| "event"), "ASC");
-        query.push(" LIMIT ").push_bind(limit);
+        push_limit(query, limit);
     };
     let mut query = QueryBuilder::new("");
     match service.families() {
@@ -337,9 +346,8 @@ pub async fn watched_events(
                 query.push(")");
             }
             query.push(") r JOIN deployments d ON d.id = r.deployment_id ");
-            query
-                .push("ORDER BY r.\"when\", r.id LIMIT ")
-                .push_bind(limit);
+            query.push("ORDER BY r.\"when\", r.id");
+            push_limit(&mut query, limit);
         }
     }
     query.build_query_as().fetch_all(pool).await
@@ -364,11 +372,8 @@ pub async fn timings_by_name(
     if let Some(max) = end_window.max {
         query.push(" AND end_when <= ").push_bind(max);
     }
-    query
-        .push(" ORDER BY duration_us, instance LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    query.push(" ORDER BY duration_us, instance");
+    push_page(&mut query, paging.limit, paging.offset);
     let windowed = end_window != Window::default();
     query
         .build_query_as()
@@ -783,13 +788,9 @@ fn push_instance(query: &mut QueryBuilder<Postgres>, instance: Option<&str>) {
     }
 }
 
-/// ` LIMIT $n OFFSET $m`.
+/// ` LIMIT n OFFSET m`.
 fn push_paging(query: &mut QueryBuilder<Postgres>, paging: Paging) {
-    query
-        .push(" LIMIT ")
-        .push_bind(paging.limit)
-        .push(" OFFSET ")
-        .push_bind(paging.offset);
+    push_page(query, paging.limit, paging.offset);
 }
 
 /// Deletes, of one instance when given, oldest launch first.
@@ -855,16 +856,14 @@ pub async fn reports_created(
     to: DateTime<Utc>,
     paging: Paging,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    sqlx::query_as(
+    let mut query = QueryBuilder::new(
         "SELECT id, period_start, period_end, created, name, version FROM reports
-         WHERE created >= $1 AND created <= $2 ORDER BY created, id LIMIT $3 OFFSET $4",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(paging.limit)
-    .bind(paging.offset)
-    .fetch_all(pool)
-    .await
+         WHERE created >= ",
+    );
+    query.push_bind(from).push(" AND created <= ").push_bind(to);
+    query.push(" ORDER BY created, id");
+    push_page(&mut query, paging.limit, paging.offset);
+    query.build_query_as().fetch_all(pool).await
 }
 
 /// What `reports/search` filters on; each given field must match exactly.
