@@ -3,19 +3,44 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::queries::{ReportRow, TopCrasherRow};
 
+/// `{"hits": hits, "total": total}`, serialized from the rows themselves
+/// (`json!` would copy every hit into a new tree first).
+#[derive(Debug, Serialize)]
+pub struct Hits {
+    /// The rows.
+    pub hits: Vec<Value>,
+    /// Their number, or the number matched when paged.
+    pub total: i64,
+}
+
 /// `{"hits": hits, "total": total}`.
-pub fn hits(hits: Vec<Value>, total: i64) -> Value {
-    json!({"hits": hits, "total": total})
+pub fn hits(hits: Vec<Value>, total: i64) -> Hits {
+    Hits { hits, total }
 }
 
 /// Socorro's report dates: `2011-03-16 06:54:56.385843`.
 pub fn report_time(when: DateTime<Utc>) -> String {
-    when.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    if !(0..=9999).contains(&when.year()) {
+        return when.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    }
+    // Field by field: chrono's `format` interprets its pattern anew for every
+    // time, and a page of reports has two hundred of them.
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        when.year(),
+        when.month(),
+        when.day(),
+        when.hour(),
+        when.minute(),
+        when.second(),
+        when.timestamp_subsec_micros() % 1_000_000
+    )
 }
 
 /// ISO 8601 with `+00:00` (`/extensions`).
@@ -28,9 +53,9 @@ pub fn period_time(when: DateTime<Utc>) -> String {
     when.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// `YYYY-MM-DD`.
+/// `YYYY-MM-DD` (chrono's `Display` of a date, which `%Y-%m-%d` equals).
 pub fn day(date: Option<NaiveDate>) -> Value {
-    json!(date.map(|date| date.format("%Y-%m-%d").to_string()))
+    json!(date.map(|date| date.to_string()))
 }
 
 /// A report as `/search/crashes` and `/report/list` return it.
@@ -151,4 +176,46 @@ pub fn top_crashers(
         "start_date": period_time(start),
         "end_date": period_time(end),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_chrono_formats_them() {
+        for text in [
+            "2011-03-16T06:54:56.385843Z",
+            "2011-03-16T06:54:56Z",
+            "0001-01-01T00:00:00.000001Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2016-12-31T23:59:60.5Z",
+        ] {
+            let when = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(
+                report_time(when),
+                when.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+            );
+            let date = when.date_naive();
+            assert_eq!(day(Some(date)), json!(date.format("%Y-%m-%d").to_string()));
+        }
+        let far = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(
+            report_time(far),
+            far.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+        );
+        assert_eq!(
+            day(Some(far.date_naive())),
+            json!(far.format("%Y-%m-%d").to_string())
+        );
+        assert_eq!(day(None), Value::Null);
+    }
+
+    #[test]
+    fn hits_serialize_as_the_middleware_lists_them() {
+        let body = serde_json::to_string(&hits(vec![json!({"a": 1})], 7)).unwrap();
+        assert_eq!(body, r#"{"hits":[{"a":1}],"total":7}"#);
+    }
 }

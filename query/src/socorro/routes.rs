@@ -5,18 +5,24 @@
 
 use axum::extract::State;
 use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::params::{self, Params, Search};
-use super::queries::{self, HourSplit, Period};
+use super::queries::{self, Builds, HourSplit, Period};
 use super::render;
 use super::SocorroError;
 use crate::app::AppState;
 
-type Answer = Result<Json<Value>, SocorroError>;
+type Answer = Result<Response, SocorroError>;
+
+/// A 200 with `body` as JSON.
+fn answer(body: impl serde::Serialize) -> Answer {
+    Ok(Json(body).into_response())
+}
 
 /// Default and longest top-crasher period, in hours.
 const DEFAULT_DURATION_HOURS: i64 = 168;
@@ -76,7 +82,7 @@ async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
             })
         })
         .collect();
-    Ok(Json(render::hits(hits, total)))
+    answer(render::hits(hits, total))
 }
 
 async fn paired_uuid(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -89,7 +95,7 @@ async fn paired_uuid(State(state): State<AppState>, uri: Uri) -> Answer {
         .into_iter()
         .map(|uuid| json!({"uuid": uuid}))
         .collect();
-    Ok(Json(render::hits(hits, total)))
+    answer(render::hits(hits, total))
 }
 
 /// The first hour boundary at or after `when`.
@@ -195,13 +201,13 @@ async fn top_crashers(State(state): State<AppState>, uri: Uri) -> Answer {
     let previous = period(&request.filters, start - duration, start);
     let current = queries::top_crashers(&state.pool, &current).await?;
     let previous = queries::top_crashers(&state.pool, &previous).await?;
-    Ok(Json(render::top_crashers(
+    answer(render::top_crashers(
         &render::ranked(current),
         &render::ranked(previous),
         request.limit,
         start,
         end,
-    )))
+    ))
 }
 
 async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -224,7 +230,7 @@ async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
             })
         })
         .collect();
-    Ok(Json(render::hits(hits, total)))
+    answer(render::hits(hits, total))
 }
 
 async fn builds(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -254,13 +260,13 @@ async fn builds(State(state): State<AppState>, uri: Uri) -> Answer {
             })
         })
         .collect();
-    Ok(Json(Value::Array(builds)))
+    answer(Value::Array(builds))
 }
 
 async fn versions(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/products/versions", Some("versions"))?;
     let pairs = params.product_versions("versions")?;
-    let rows = queries::product_versions(&state.pool, &pairs).await?;
+    let rows = queries::product_versions(&state.pool, &pairs, Builds::Skipped).await?;
     let total = rows.len() as i64;
     let hits = rows
         .iter()
@@ -276,7 +282,7 @@ async fn versions(State(state): State<AppState>, uri: Uri) -> Answer {
             })
         })
         .collect();
-    Ok(Json(render::hits(hits, total)))
+    answer(render::hits(hits, total))
 }
 
 async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -310,14 +316,14 @@ async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
                     })
                 })
                 .collect();
-            Ok(Json(render::hits(hits, total)))
+            answer(render::hits(hits, total))
         }
         "crashes" => {
             let (rows, total) = matching_reports(&state, &search, paging).await?;
-            Ok(Json(render::hits(
+            answer(render::hits(
                 rows.iter().map(render::report).collect(),
                 total,
-            )))
+            ))
         }
         other => Err(SocorroError::bad(
             "data_type",
@@ -351,10 +357,10 @@ async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
     search.signature = Some(signature);
     let (rows, total) = matching_reports(&state, &search, params.paging()?).await?;
-    Ok(Json(render::hits(
+    answer(render::hits(
         rows.iter().map(render::report).collect(),
         total,
-    )))
+    ))
 }
 
 async fn versions_info(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -366,7 +372,7 @@ async fn versions_info(State(state): State<AppState>, uri: Uri) -> Answer {
             "missing mandatory parameter versions",
         ));
     }
-    let rows = queries::product_versions(&state.pool, &pairs).await?;
+    let rows = queries::product_versions(&state.pool, &pairs, Builds::Listed).await?;
     let mut info = Map::new();
     for row in rows {
         let build_ids = (!row.build_ids.is_empty()).then_some(&row.build_ids);
@@ -381,7 +387,7 @@ async fn versions_info(State(state): State<AppState>, uri: Uri) -> Answer {
             }),
         );
     }
-    Ok(Json(Value::Object(info)))
+    answer(Value::Object(info))
 }
 
 #[cfg(test)]
