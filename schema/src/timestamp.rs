@@ -2,7 +2,7 @@
 //! `str(datetime)` (`2014-01-14 15:39:22.574829`), ISO 8601 with `T`, with or
 //! without a fraction, `Z` or an offset. Naive times are UTC.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// Parses a publisher timestamp; `None` when it is in no known form.
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
@@ -45,6 +45,13 @@ pub fn parse_value(value: &serde_json::Value) -> Option<DateTime<Utc>> {
         }
         _ => None,
     }
+}
+
+/// True for a time that `{:04}`-padded fields write as chrono's `%Y`, `%S`
+/// and `%.6f` do: a year of four digits, and not a leap second (which chrono
+/// keeps as second 59 with a nanosecond count past one second).
+pub fn is_plain(when: DateTime<Utc>) -> bool {
+    (0..=9999).contains(&when.year()) && when.nanosecond() < 1_000_000_000
 }
 
 #[cfg(test)]

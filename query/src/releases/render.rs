@@ -31,8 +31,7 @@ struct OrloTime(DateTime<Utc>);
 impl std::fmt::Display for OrloTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let when = self.0;
-        if !(0..=9999).contains(&when.year()) {
-            // `%Y` signs years of other than four digits.
+        if !tach_schema::timestamp::is_plain(when) {
             return write!(f, "{}", when.format("%Y-%m-%dT%H:%M:%SZ"));
         }
         write!(
@@ -180,7 +179,7 @@ impl std::fmt::Display for ObservatoryTime {
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];
         let when = self.0;
-        if !(0..=9999).contains(&when.year()) {
+        if !tach_schema::timestamp::is_plain(when) {
             return write!(f, "{}", when.format("%b %d %Y %H:%M:%S"));
         }
         write!(
@@ -403,6 +402,7 @@ mod tests {
             "0001-01-01T00:00:00Z",
             "9999-12-31T23:59:59Z",
             "2024-02-29T12:00:00.999Z",
+            "2016-12-31T23:59:60.5Z",
         ] {
             let when = utc(text);
             assert_eq!(

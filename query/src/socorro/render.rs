@@ -26,7 +26,7 @@ pub fn hits(hits: Vec<Value>, total: i64) -> Hits {
 
 /// Socorro's report dates: `2011-03-16 06:54:56.385843`.
 pub fn report_time(when: DateTime<Utc>) -> String {
-    if !(0..=9999).contains(&when.year()) {
+    if !tach_schema::timestamp::is_plain(when) {
         return when.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     }
     // Field by field: chrono's `format` interprets its pattern anew for every
@@ -39,7 +39,7 @@ pub fn report_time(when: DateTime<Utc>) -> String {
         when.hour(),
         when.minute(),
         when.second(),
-        when.timestamp_subsec_micros() % 1_000_000
+        when.timestamp_subsec_micros()
     )
 }
 
