@@ -255,6 +255,17 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
+    /// The group's `kind` in `release_counts` (migration 0013).
+    fn kind(self) -> &'static str {
+        match self {
+            GroupBy::Global => "global",
+            GroupBy::User => "user",
+            GroupBy::Team => "team",
+            GroupBy::Platform => "platform",
+            GroupBy::Package => "package",
+        }
+    }
+
     /// The releases joined with their group keys, `r` and `k.key`; with
     /// `named`, only the group `$1` where that narrows the read.
     fn source(self, named: bool) -> String {
@@ -306,12 +317,27 @@ pub struct GroupCounts {
     pub rollback_failed: i64,
 }
 
-/// Release counts per group, by name.
+/// Release counts per group, by name: from the running totals of
+/// `release_counts` unless a platform or time filter narrows the releases
+/// counted, which only counting them can answer.
 pub async fn group_counts(
     pool: &PgPool,
     group_by: GroupBy,
     scope: &Scope,
 ) -> Result<Vec<GroupCounts>, sqlx::Error> {
+    if scope.platform.is_none() && scope.stime.is_none() && scope.ftime.is_none() {
+        return sqlx::query_as(
+            "SELECT key, releases, normal_successful, normal_failed,
+                    rollback_successful, rollback_failed
+             FROM release_counts
+             WHERE kind = $1 AND ($2::text IS NULL OR key = $2) AND releases > 0
+             ORDER BY key",
+        )
+        .bind(group_by.kind())
+        .bind(scope.name.as_deref())
+        .fetch_all(pool)
+        .await;
+    }
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT k.key, count(*) AS releases,
                 count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND NOT r.rollback) AS normal_successful,

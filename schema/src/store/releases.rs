@@ -58,6 +58,7 @@ async fn rederive_releases(
         .iter()
         .filter_map(|(id, events)| release::derive(id, events))
         .collect();
+    count_releases(tx, &ids, -1).await?;
     sqlx::query("DELETE FROM release_packages WHERE release_id = ANY($1)")
         .bind(&ids)
         .execute(&mut *tx)
@@ -66,7 +67,45 @@ async fn rederive_releases(
         .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    insert_releases(tx, &releases).await
+    insert_releases(tx, &releases).await?;
+    count_releases(tx, &ids, 1).await
+}
+
+/// Adds `sign` × the stored releases `ids` to `release_counts` (migration
+/// 0013): −1 before they are re-derived, +1 after, so the running totals
+/// always equal counting the table. The groups are upserted in key order, the
+/// one order every writer takes their row locks in.
+async fn count_releases(tx: &mut PgConnection, ids: &[&str], sign: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO release_counts AS c
+         SELECT g.kind, g.key, $2 * count(*),
+                $2 * count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND NOT r.rollback),
+                $2 * count(*) FILTER (WHERE r.status = 'FAILED' AND NOT r.rollback),
+                $2 * count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND r.rollback),
+                $2 * count(*) FILTER (WHERE r.status = 'FAILED' AND r.rollback)
+         FROM releases r CROSS JOIN LATERAL (
+                  SELECT 'global', 'global'
+                  UNION ALL SELECT 'user', r.\"user\" WHERE r.\"user\" IS NOT NULL
+                  UNION ALL SELECT 'team', r.team WHERE r.team IS NOT NULL
+                  UNION ALL SELECT 'platform', jsonb_array_elements_text(r.platforms)
+                  UNION ALL SELECT DISTINCT 'package', p.name FROM release_packages p
+                            WHERE p.release_id = r.id AND p.name IS NOT NULL
+              ) AS g (kind, key)
+         WHERE r.id = ANY($1) AND g.key IS NOT NULL
+         GROUP BY g.kind, g.key
+         ORDER BY g.kind, g.key
+         ON CONFLICT (kind, key) DO UPDATE SET
+             releases = c.releases + EXCLUDED.releases,
+             normal_successful = c.normal_successful + EXCLUDED.normal_successful,
+             normal_failed = c.normal_failed + EXCLUDED.normal_failed,
+             rollback_successful = c.rollback_successful + EXCLUDED.rollback_successful,
+             rollback_failed = c.rollback_failed + EXCLUDED.rollback_failed",
+    )
+    .bind(ids)
+    .bind(sign)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Keeps the new release events in `release_events` (migration 0012 says why).

@@ -68,8 +68,47 @@ pub(crate) async fn derived_state(db: &TestDatabase) -> Value {
     for (query, rollup) in regrouped.iter().zip(rollups) {
         assert_eq!(&db.json_rows(query).await, rollup, "{query}");
     }
+    state.push(release_counts(db).await);
     state.push(report_of_whole_stream(db).await);
     Value::Array(state)
+}
+
+/// The running release totals, checked against counting the releases.
+async fn release_counts(db: &TestDatabase) -> Value {
+    let totals = db
+        .json_rows(
+            "SELECT kind, key, releases, normal_successful, normal_failed,
+                    rollback_successful, rollback_failed
+             FROM release_counts WHERE releases > 0 ORDER BY 1, 2",
+        )
+        .await;
+    let recount = db
+        .json_rows(
+            "SELECT g.kind, g.key, count(*) AS releases,
+                    count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND NOT r.rollback) AS normal_successful,
+                    count(*) FILTER (WHERE r.status = 'FAILED' AND NOT r.rollback) AS normal_failed,
+                    count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND r.rollback) AS rollback_successful,
+                    count(*) FILTER (WHERE r.status = 'FAILED' AND r.rollback) AS rollback_failed
+             FROM releases r CROSS JOIN LATERAL (
+                      SELECT 'global', 'global'
+                      UNION ALL SELECT 'user', r.\"user\"
+                      UNION ALL SELECT 'team', r.team
+                      UNION ALL SELECT 'platform', jsonb_array_elements_text(r.platforms)
+                      UNION ALL SELECT DISTINCT 'package', p.name FROM release_packages p
+                                WHERE p.release_id = r.id
+                  ) AS g (kind, key)
+             WHERE g.key IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .await;
+    assert!(
+        totals.as_array().is_some_and(|rows| !rows.is_empty()),
+        "the stream's releases are counted"
+    );
+    assert_eq!(
+        totals, recount,
+        "release_counts equals counting the releases"
+    );
+    totals
 }
 
 /// The summary report of the stream's whole period, without the deployment
