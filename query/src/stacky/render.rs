@@ -1,26 +1,45 @@
 //! The StackTach wire format: tables as JSON lists whose row 0 is the
 //! header, and values printed as StackTach printed them (API.md §1).
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Value};
 
 use super::params::Service;
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff`, without the fraction when it is zero.
 pub fn when(time: DateTime<Utc>) -> String {
-    if time.nanosecond() / 1000 == 0 {
-        time.format("%Y-%m-%d %H:%M:%S").to_string()
-    } else {
-        time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    if !tach_schema::timestamp::is_plain(time) {
+        return chrono_when(time, "%Y-%m-%d %H:%M:%S");
     }
+    // Field by field: chrono's `format` interprets its pattern anew for every
+    // time, and a page of events has one or two per row.
+    let date = format!("{:04}-{:02}-{:02} ", time.year(), time.month(), time.day());
+    date + &time_of_day(time)
 }
 
 /// `%H:%M:%S.ffffff` (the fraction omitted when zero), as Python's `str(time)`.
 pub fn time_of_day(time: DateTime<Utc>) -> String {
+    if !tach_schema::timestamp::is_plain(time) {
+        return chrono_when(time, "%H:%M:%S");
+    }
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    match time.nanosecond() / 1000 {
+        0 => clock,
+        micros => format!("{clock}.{micros:06}"),
+    }
+}
+
+/// `pattern`, and `.ffffff` when the fraction is not zero, by chrono.
+fn chrono_when(time: DateTime<Utc>, pattern: &str) -> String {
     if time.nanosecond() / 1000 == 0 {
-        time.format("%H:%M:%S").to_string()
+        time.format(pattern).to_string()
     } else {
-        time.format("%H:%M:%S%.6f").to_string()
+        time.format(&format!("{pattern}%.6f")).to_string()
     }
 }
 
@@ -92,6 +111,42 @@ pub fn event_header(service: Service) -> Value {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn times_are_written_as_chrono_formats_them() {
+        let old_when = |time: DateTime<Utc>| {
+            if time.nanosecond() / 1000 == 0 {
+                time.format("%Y-%m-%d %H:%M:%S").to_string()
+            } else {
+                time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+            }
+        };
+        let old_time_of_day = |time: DateTime<Utc>| {
+            if time.nanosecond() / 1000 == 0 {
+                time.format("%H:%M:%S").to_string()
+            } else {
+                time.format("%H:%M:%S%.6f").to_string()
+            }
+        };
+        let times = [
+            "2011-03-16T06:54:56.385843Z",
+            "2011-03-16T06:54:56Z",
+            "2011-03-16T06:54:56.000000999Z",
+            "0001-01-01T00:00:00.000001Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+        ]
+        .map(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        });
+        for time in times.into_iter().chain([DateTime::<Utc>::MAX_UTC]) {
+            assert_eq!(when(time), old_when(time), "{time:?}");
+            assert_eq!(time_of_day(time), old_time_of_day(time), "{time:?}");
+        }
+    }
 
     #[test]
     fn durations_print_like_stacktach() {

@@ -295,7 +295,7 @@ async fn watch(
             json!([
                 row.id,
                 if row.is_error { "E" } else { " " },
-                row.when.format("%Y-%m-%d").to_string(),
+                row.when.date_naive().to_string(),
                 render::time_of_day(row.when),
                 row.deployment,
                 row.event,
@@ -303,10 +303,11 @@ async fn watch(
             ])
         })
         .collect();
-    Ok(Json(json!([
-        [10, 1, 15, 20, widest, 36],
-        events,
-        now.timestamp().to_string()
+    // Assembled, not `json!`: that would copy every event row once more.
+    Ok(Json(Value::Array(vec![
+        json!([10, 1, 15, 20, widest, 36]),
+        Value::Array(events),
+        Value::String(now.timestamp().to_string()),
     ])))
 }
 
