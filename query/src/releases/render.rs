@@ -2,9 +2,9 @@
 //! (times `%Y-%m-%dT%H:%M:%SZ`), Observatory's tag objects and environments
 //! (API.md §3).
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
