@@ -775,7 +775,7 @@ pub async fn launches(
     );
     push_instance(&mut query, instance);
     query.push(" ORDER BY launched_at NULLS FIRST, instance, request_id");
-    push_paging(&mut query, paging);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
@@ -788,11 +788,6 @@ fn push_instance(query: &mut QueryBuilder<Postgres>, instance: Option<&str>) {
     }
 }
 
-/// ` LIMIT n OFFSET m`.
-fn push_paging(query: &mut QueryBuilder<Postgres>, paging: Paging) {
-    push_page(query, paging.limit, paging.offset);
-}
-
 /// Deletes, of one instance when given, oldest launch first.
 pub async fn deletes(
     pool: &PgPool,
@@ -803,7 +798,7 @@ pub async fn deletes(
         QueryBuilder::new("SELECT instance, launched_at, deleted_at FROM usage_deletes");
     push_instance(&mut query, instance);
     query.push(" ORDER BY launched_at, instance");
-    push_paging(&mut query, paging);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
@@ -834,7 +829,7 @@ pub async fn exists(
     query.push(
         " ORDER BY audit_period_ending NULLS FIRST, launched_at, instance, message_id, deployment_id",
     );
-    push_paging(&mut query, paging);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
@@ -856,14 +851,16 @@ pub async fn reports_created(
     to: DateTime<Utc>,
     paging: Paging,
 ) -> Result<Vec<ReportRow>, sqlx::Error> {
-    let mut query = QueryBuilder::new(
+    sqlx::query_as(
         "SELECT id, period_start, period_end, created, name, version FROM reports
-         WHERE created >= ",
-    );
-    query.push_bind(from).push(" AND created <= ").push_bind(to);
-    query.push(" ORDER BY created, id");
-    push_page(&mut query, paging.limit, paging.offset);
-    query.build_query_as().fetch_all(pool).await
+         WHERE created >= $1 AND created <= $2 ORDER BY created, id LIMIT $3 OFFSET $4",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(paging.limit)
+    .bind(paging.offset)
+    .fetch_all(pool)
+    .await
 }
 
 /// What `reports/search` filters on; each given field must match exactly.
@@ -908,7 +905,7 @@ pub async fn reports_matching(
         query.push(" AND period_end = ").push_bind(period_end);
     }
     query.push(" ORDER BY id DESC");
-    push_paging(&mut query, paging);
+    push_page(&mut query, paging.limit, paging.offset);
     query.build_query_as().fetch_all(pool).await
 }
 
