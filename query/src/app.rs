@@ -1,96 +1,198 @@
-//! The HTTP application: every family's routes, health, metrics, the
-//! fallback, and the layers around them.
+//! Assembles the HTTP application: every family's route table, tach's own
+//! endpoints, the OpenAPI document built from them, and the layers around.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{middleware, Json, Router};
-use sqlx::PgPool;
+use axum::{Json, Router};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorShape};
+use crate::edge::{self, Routes};
+use crate::error::{self, ApiError, Family};
 use crate::metrics;
+pub use crate::state::AppState;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The read pool.
-    pub pool: PgPool,
-    /// When set, release writes need `Authorization: Bearer <token>`
-    /// (`TACH_API_TOKEN`); reads stay open.
-    pub api_token: Option<String>,
-    /// Product the Socorro middleware searches when a request names none.
-    pub default_product: String,
+/// Every route with its handler and operation: the families' and tach's own.
+pub fn route_tables() -> Vec<Routes> {
+    vec![
+        own_routes(),
+        crate::stacky::routes(),
+        crate::socorro::routes(),
+        crate::releases::routes(),
+    ]
 }
 
-impl AppState {
-    /// Reads from `pool`, release writes open, the seed's default product.
-    pub fn new(pool: PgPool) -> AppState {
-        AppState {
-            pool,
-            api_token: None,
-            default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
-        }
+/// The routed paths, their OpenAPI document and the roots of each family.
+pub struct Assembled {
+    /// Every route.
+    pub router: Router<AppState>,
+    /// The document of every route.
+    pub document: utoipa::openapi::OpenApi,
+    /// Which family each path root belongs to.
+    pub roots: Vec<(String, Family)>,
+}
+
+/// Builds every table once.
+pub fn assemble() -> Assembled {
+    let mut router = Router::new();
+    let mut families = Vec::new();
+    let mut schemas = Vec::new();
+    let mut roots = Vec::new();
+    for table in route_tables() {
+        let family = table.family;
+        let built = table.build();
+        router = router.merge(built.router);
+        families.push((family, built.paths));
+        schemas.extend(built.schemas);
+        roots.extend(built.roots);
+    }
+    Assembled {
+        router,
+        document: crate::openapi::document(families, schemas),
+        roots,
     }
 }
 
-/// Builds the router.
+/// Builds the application over `state`; requests longer than
+/// `request_timeout` get a 503.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
-        .route("/openapi.json", get(openapi))
-        .merge(crate::stacky::router())
-        .merge(crate::socorro::router())
-        .merge(crate::releases::router())
+    let Assembled {
+        router,
+        document,
+        roots,
+    } = assemble();
+    let document: Arc<str> = document
+        .to_json()
+        .expect("the OpenAPI document serializes")
+        .into();
+    let roots: Arc<[(String, Family)]> = roots.into();
+    let routed = router
+        .layer(axum::Extension(Document(document)))
         .fallback(not_found)
         .with_state(state)
-        .layer(middleware::from_fn(metrics::track))
-        .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
+        .layer(middleware::from_fn_with_state(roots.clone(), in_family_shape))
+        .layer(middleware::from_fn(metrics::track));
+    // Layers of a router run after its routing; the rewrite must run before,
+    // so it wraps the routed application as this router's only service.
+    Router::new()
+        .fallback_service(routed)
+        .layer(middleware::from_fn_with_state(roots, rewrite_path))
+        .layer(TraceLayer::new_for_http())
 }
 
+/// Writes every error answer in the shape of the family its path belongs to.
+async fn in_family_shape(
+    State(roots): State<Arc<[(String, Family)]>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let family = edge::family_of(&roots, request.uri().path());
+    error::in_family_shape(family, next.run(request).await).await
+}
+
+/// Rewrites the other spellings of a path to the routed one ([`edge::canonical_path`]).
+async fn rewrite_path(
+    State(roots): State<Arc<[(String, Family)]>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let asked = AskedPath(request.uri().path().to_owned());
+    if let Some(path) = edge::canonical_path(&roots, &asked.0) {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        if let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request.extensions_mut().insert(asked);
+    next.run(request).await
+}
+
+/// The path as the client wrote it, before [`rewrite_path`].
+#[derive(Debug, Clone)]
+struct AskedPath(String);
+
+/// Unknown routes: a 404 in the shape of the family their path belongs to.
+async fn not_found(uri: Uri, asked: Option<axum::Extension<AskedPath>>) -> ApiError {
+    let path = asked.map_or_else(|| uri.path().to_owned(), |asked| asked.0 .0);
+    ApiError::not_found(format!("route {path}"))
+}
+
+/// tach's own endpoints: health, readiness, metrics.
+fn own_routes() -> Routes {
+    Routes {
+        family: Family::Orlo,
+        table: vec![
+            routes!(healthz),
+            routes!(readyz),
+            routes!(render_metrics),
+            routes!(openapi_document),
+        ],
+        path_parameters: false,
+        undocumented: Vec::new(),
+    }
+}
+
+/// The OpenAPI document, serialized once.
+#[derive(Clone)]
+struct Document(Arc<str>);
+
+/// This document: OpenAPI 3.1 of every route, generated from the route tables.
+#[utoipa::path(get, path = "/openapi.json", tag = "tach",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+async fn openapi_document(axum::Extension(Document(document)): axum::Extension<Document>) -> Response {
+    ([("content-type", "application/json")], document.to_string()).into_response()
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "tach",
+    responses((status = 200, description = "Serving", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the database answers and its schema is current.
+/// `{"status": …}` of `/readyz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`, `waiting for migrations` or `database unavailable`.
+    status: String,
+}
+
+/// Readiness: the database answers and its schema is current.
+#[utoipa::path(get, path = "/readyz", tag = "tach", responses(
+    (status = 200, description = "Ready", body = Readiness),
+    (status = 503, description = "Not ready, and why", body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    match tach_schema::database::schema_is_current(&state.pool).await {
-        Ok(true) => Json(serde_json::json!({"status": "ready"})).into_response(),
-        Ok(false) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "waiting for migrations"})),
-        )
-            .into_response(),
+    let (status, text) = match tach_schema::database::schema_is_current(&state.pool).await {
+        Ok(true) => (StatusCode::OK, "ready"),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "waiting for migrations"),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "database unavailable"})),
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
-    }
+    };
+    let body = Readiness {
+        status: text.to_owned(),
+    };
+    (status, Json(body)).into_response()
 }
 
-/// The OpenAPI document of every route.
-async fn openapi() -> Response {
-    (
-        [("content-type", "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
-}
-
+/// Prometheus metrics of this process.
+#[utoipa::path(get, path = "/metrics", tag = "tach", responses(
+    (status = 200, description = "The text exposition format", body = String,
+     content_type = "text/plain; version=0.0.4")))]
 async fn render_metrics() -> Response {
     let body = tach_schema::prometheus::install()
         .map(|handle| handle.render())
@@ -98,39 +200,40 @@ async fn render_metrics() -> Response {
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Unknown routes get a 404 in the shape of the family their path belongs to.
-async fn not_found(uri: axum::http::Uri) -> Response {
-    let path = uri.path();
-    let shape = if path.starts_with("/stacky") {
-        ErrorShape::Stacky
-    } else if crate::is_socorro_path(path) {
-        ErrorShape::Socorro
-    } else {
-        ErrorShape::Plain
-    };
-    ApiError::NotFound {
-        what: format!("route {path}"),
-    }
-    .render(shape)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Every routed path is documented and every documented path routed:
+    /// the router and the document come from the same tables.
     #[test]
-    fn the_openapi_document_parses_and_covers_every_family() {
-        let document: serde_json::Value =
-            serde_json::from_str(include_str!("openapi.json")).unwrap();
-        assert_eq!(document["openapi"], "3.0.3");
-        let paths = document["paths"].as_object().unwrap();
-        for path in [
-            "/stacky/summary/",
-            "/stacky/report/{report_id}/",
-            "/crashes/signatures/",
-            "/releases",
-            "/environments",
-            "/openapi.json",
-        ] {
-            assert!(paths.contains_key(path), "{path}");
+    fn the_document_is_openapi_3_1_and_covers_every_routed_path() {
+        let Assembled { document, .. } = assemble();
+        let json: serde_json::Value = serde_json::from_str(&document.to_json().unwrap()).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        let documented: Vec<String> = json["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut routed = Vec::new();
+        for table in route_tables() {
+            for (_, paths, _) in &table.table {
+                routed.extend(paths.paths.keys().cloned());
+            }
         }
+        routed.sort();
+        let mut sorted = documented.clone();
+        sorted.sort();
+        assert_eq!(sorted, routed);
+        for path in [
+            "/stacky/summary",
+            "/stacky/report/{report_id}",
+            "/crashes/signatures",
+            "/search/crashes",
+            "/releases/{release}/packages/{package}/stop",
+            "/info/{field}/{name}",
+            "/stats/{field}",
+            "/healthz",
+        ] {
+            assert!(documented.iter().any(|known| known == path), "{path}");
+        }
+        assert!(json["components"]["securitySchemes"]["bearer"].is_object());
     }
 }

@@ -1,17 +1,39 @@
-//! The one error type of tach-query's handlers. Each API family renders it in
-//! its seed's shape; infrastructure failures are mapped on purpose and never
-//! leak their text to clients.
+//! The one error type of tach-query and every family's wire shape for it.
+//!
+//! Handlers, extractors and the authorization check return [`ApiError`]; its
+//! response carries the error as an extension and no body. Each family's
+//! router is wrapped in [`in_family_shape`], which writes that error — and
+//! every error axum or tower-http answers on their own (a malformed path
+//! segment or query, a bad JSON body, a body over the limit, a method the
+//! route has not, the request timeout) — in the family's shape:
+//!
+//! - stacky: `[["Error", "Message"], [<status title>, <why>]]`
+//! - Socorro: `{"error": {"message": <why>, "parameter": <name or null>}}`
+//! - Orlo and tach's own endpoints: `{"message": <why>}`
+//!
+//! Infrastructure failures are logged once here and never leak their text.
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The request is wrong; the text says why.
-    #[error("{0}")]
-    BadRequest(String),
+    /// The request is wrong; the text says why, `parameter` names the
+    /// parameter at fault when there is one (Socorro shows it).
+    #[error("{message}")]
+    BadRequest {
+        /// Why.
+        message: String,
+        /// The parameter at fault.
+        parameter: Option<String>,
+    },
+    /// A write without the bearer token `TACH_API_TOKEN` asks for.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
     /// The thing asked for does not exist.
     #[error("{what} not found")]
     NotFound {
@@ -24,6 +46,40 @@ pub enum ApiError {
     /// Anything else: a bug.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 saying why.
+    pub fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            message: message.into(),
+            parameter: None,
+        }
+    }
+
+    /// A 400 naming the parameter at fault (none when `parameter` is empty).
+    pub fn bad_parameter(parameter: &str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            message: message.into(),
+            parameter: Some(parameter.to_owned()).filter(|name| !name.is_empty()),
+        }
+    }
+
+    /// A 404 naming what was not found.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::NotFound { what: what.into() }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -41,7 +97,7 @@ impl From<sqlx::Error> for ApiError {
                     .code()
                     .is_some_and(|code| code.starts_with("22")) =>
             {
-                ApiError::BadRequest(format!(
+                ApiError::bad(format!(
                     "a parameter holds a value the database cannot take: {}",
                     database_error.message()
                 ))
@@ -51,31 +107,18 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// The family whose error shape a response takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorShape {
-    /// `[["Error", "Message"], ["Bad Request", "<why>"]]` (StackTach).
-    Stacky,
-    /// `{"error": {"message": …}}` (Socorro middleware).
-    Socorro,
-    /// `{"message": …}` (Orlo and tach's own endpoints).
-    Plain,
+/// What an error response says, whatever the family's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// Why.
+    pub message: String,
+    /// The parameter at fault, when one is.
+    pub parameter: Option<String>,
 }
 
-impl ApiError {
-    /// The status code.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Renders the error in a family's shape, logging infrastructure failures once.
-    pub fn render(&self, shape: ErrorShape) -> Response {
-        match self {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
             ApiError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable")
             }
@@ -84,27 +127,211 @@ impl ApiError {
             }
             _ => {}
         }
-        let status = self.status();
-        let message = self.to_string();
-        let body = match shape {
-            ErrorShape::Stacky => {
-                let title = match status {
-                    StatusCode::BAD_REQUEST => "Bad Request",
-                    StatusCode::NOT_FOUND => "Not Found",
-                    StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable",
-                    _ => "Internal Server Error",
-                };
-                serde_json::json!([["Error", "Message"], [title, message]])
-            }
-            ErrorShape::Socorro => serde_json::json!({"error": {"message": message}}),
-            ErrorShape::Plain => serde_json::json!({"message": message}),
+        let reply = ErrorReply {
+            message: self.to_string(),
+            parameter: match &self {
+                ApiError::BadRequest { parameter, .. } => parameter.clone(),
+                _ => None,
+            },
         };
-        (status, Json(body)).into_response()
+        let mut response = (self.status(), reply).into_response();
+        if matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ErrorReply {
+    /// No body yet: [`in_family_shape`] writes it. Outside a family router
+    /// the reply is written in the plain shape.
     fn into_response(self) -> Response {
-        self.render(ErrorShape::Plain)
+        let mut response = Response::new(Body::empty());
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The API family whose error shape a response takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// StackTach's `stacky/*` tables.
+    Stacky,
+    /// The Socorro middleware.
+    Socorro,
+    /// Orlo/Observatory releases and tach's own endpoints.
+    Orlo,
+}
+
+/// The body of an error in a family's shape.
+pub fn error_body(family: Family, status: StatusCode, reply: &ErrorReply) -> serde_json::Value {
+    match family {
+        Family::Stacky => {
+            let title = status.canonical_reason().unwrap_or("Error");
+            serde_json::json!([["Error", "Message"], [title, reply.message]])
+        }
+        Family::Socorro if status == StatusCode::BAD_REQUEST => serde_json::json!({
+            "error": {"message": reply.message, "parameter": reply.parameter}
+        }),
+        Family::Socorro => serde_json::json!({"error": {"message": reply.message}}),
+        Family::Orlo => serde_json::json!({"message": reply.message}),
+    }
+}
+
+/// The message of an error response axum or tower-http made on its own: its
+/// text body when it has one (extractor rejections say what was wrong),
+/// else what its status means here.
+pub fn message_of_bare_error(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if !text.is_empty() {
+        return text.to_owned();
+    }
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => {
+            "the request took too long".to_owned()
+        }
+        other => other
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    }
+}
+
+/// Longest bare error body read back to be rewritten (rejection texts are short).
+const BARE_ERROR_BODY_LIMIT: usize = 16 * 1024;
+
+/// Writes an error response in `family`'s shape; other responses pass.
+pub async fn in_family_shape(family: Family, response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    let (mut parts, body) = response.into_parts();
+    let reply = match parts.extensions.remove::<ErrorReply>() {
+        Some(reply) => reply,
+        // Already an answer of its own (tach's health endpoints).
+        None if is_json => return Response::from_parts(parts, body),
+        None => {
+            let bytes = axum::body::to_bytes(body, BARE_ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
+            ErrorReply {
+                message: message_of_bare_error(status, &bytes),
+                parameter: None,
+            }
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let mut shaped = Json(error_body(family, status, &reply)).into_response();
+    *shaped.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        shaped.headers_mut().insert(name.clone(), value.clone());
+    }
+    shaped
+}
+
+/// An error body as documented: the three shapes (OpenAPI schemas).
+pub mod shapes {
+    use super::*;
+
+    /// `[["Error", "Message"], [<status title>, <why>]]`.
+    #[derive(Serialize, utoipa::ToSchema)]
+    pub struct StackyError(pub Vec<[String; 2]>);
+
+    /// `{"error": {"message", "parameter"}}`.
+    #[derive(Serialize, utoipa::ToSchema)]
+    pub struct SocorroError {
+        /// What went wrong.
+        pub error: SocorroErrorDetail,
+    }
+
+    /// The inside of a Socorro error.
+    #[derive(Serialize, utoipa::ToSchema)]
+    pub struct SocorroErrorDetail {
+        /// Why.
+        pub message: String,
+        /// The parameter at fault (400s only; null when none is).
+        #[schema(required = false)]
+        pub parameter: Option<String>,
+    }
+
+    /// `{"message": <why>}`.
+    #[derive(Serialize, utoipa::ToSchema)]
+    pub struct OrloError {
+        /// Why.
+        pub message: String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(message: &str, parameter: Option<&str>) -> ErrorReply {
+        ErrorReply {
+            message: message.into(),
+            parameter: parameter.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn each_family_writes_its_shape() {
+        let why = reply("missing mandatory parameter product", Some("product"));
+        assert_eq!(
+            error_body(Family::Stacky, StatusCode::BAD_REQUEST, &why),
+            serde_json::json!([
+                ["Error", "Message"],
+                ["Bad Request", "missing mandatory parameter product"]
+            ])
+        );
+        assert_eq!(
+            error_body(Family::Socorro, StatusCode::BAD_REQUEST, &why),
+            serde_json::json!({"error": {
+                "message": "missing mandatory parameter product", "parameter": "product"
+            }})
+        );
+        assert_eq!(
+            error_body(Family::Socorro, StatusCode::NOT_FOUND, &reply("x not found", None)),
+            serde_json::json!({"error": {"message": "x not found"}})
+        );
+        assert_eq!(
+            error_body(Family::Orlo, StatusCode::UNAUTHORIZED, &why),
+            serde_json::json!({"message": "missing mandatory parameter product"})
+        );
+        assert_eq!(
+            error_body(Family::Stacky, StatusCode::PAYLOAD_TOO_LARGE, &why)[1][0],
+            "Payload Too Large"
+        );
+    }
+
+    #[test]
+    fn bare_errors_keep_their_text_or_say_what_their_status_means() {
+        assert_eq!(
+            message_of_bare_error(StatusCode::BAD_REQUEST, b"Invalid URL: bad segment\n"),
+            "Invalid URL: bad segment"
+        );
+        assert_eq!(
+            message_of_bare_error(StatusCode::METHOD_NOT_ALLOWED, b""),
+            "method not allowed on this route"
+        );
+        assert_eq!(
+            message_of_bare_error(StatusCode::SERVICE_UNAVAILABLE, b""),
+            "the request took too long"
+        );
+        assert_eq!(
+            message_of_bare_error(StatusCode::IM_A_TEAPOT, b""),
+            "i'm a teapot"
+        );
     }
 }

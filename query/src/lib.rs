@@ -1,22 +1,33 @@
 //! tach-query: the read side over tach's tables.
 //!
-//! - [`config`]: flags and environment.
-//! - [`app`]: the router, health and metrics endpoints, the fallback.
-//! - [`error`]: the one error type and its three wire shapes.
-//! - [`metrics`]: HTTP metrics.
-//! - [`sql`]: SQL pieces the families share.
-//! - [`stacky`]: StackTach's `stacky/*` API.
-//! - [`socorro`]: the Socorro middleware API.
-//! - [`releases`]: the Observatory and Orlo/Sponge release API.
+//! Imports run one way: the families use the shared modules below them,
+//! and only [`app`] knows the families.
+//!
+//! - [`app`]: assembles the families' route tables, tach's own endpoints,
+//!   the OpenAPI document and the layers around them.
+//! - [`stacky`], [`socorro`], [`releases`]: the three API families, each a
+//!   route table of handlers with their OpenAPI operations.
+//! - Shared below them: [`state`] (what handlers reach), [`error`] (the one
+//!   error type and each family's shape), [`auth`] (who may write), [`edge`]
+//!   (route tables, path spellings, a path's family), [`params`] (shared
+//!   parameter documentation), [`hours`] (hour and window arithmetic),
+//!   [`sql`] (SQL pieces), [`openapi`] (the document), [`metrics`],
+//!   [`config`].
 
 pub mod app;
+pub mod auth;
 pub mod config;
+pub mod edge;
 pub mod error;
+pub mod hours;
 pub mod metrics;
+pub mod openapi;
+pub mod params;
 pub mod releases;
 pub mod socorro;
 pub mod sql;
 pub mod stacky;
+pub mod state;
 
 use std::time::Duration;
 
@@ -26,20 +37,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use app::{router, AppState};
-
-/// True for paths of the Socorro middleware family (their 404s take its shape).
-pub fn is_socorro_path(path: &str) -> bool {
-    const ROOTS: [&str; 7] = [
-        "/bpapi/",
-        "/crashes/",
-        "/extensions",
-        "/products/",
-        "/search/",
-        "/report/",
-        "/util/",
-    ];
-    ROOTS.iter().any(|root| path.starts_with(root))
-}
 
 /// Serves the API over `state` on `listener` until `shutdown` is cancelled.
 pub async fn serve(

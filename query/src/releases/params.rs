@@ -1,52 +1,40 @@
 //! Parsed, validated input of the release routes (API.md §3): Orlo's
 //! filters, paging, ids. Past this module a handler never re-checks it.
 
-use std::collections::HashMap;
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use tach_schema::release::Status;
 
-use super::{bad_request, ReleaseError};
+use crate::error::ApiError;
+use crate::params::{Page, QueryPairs};
 
 /// Default and largest `limit` of `GET /releases` and `GET /packages`.
 const DEFAULT_LIMIT: i64 = 100;
 const HARD_LIMIT: i64 = 1000;
 
-/// The query string as first-value-wins pairs.
+/// A release route's query string: the shared pairs plus Orlo's filters.
 #[derive(Debug, Default)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
+pub struct Params(QueryPairs);
+
+impl Deref for Params {
+    type Target = QueryPairs;
+
+    fn deref(&self) -> &QueryPairs {
+        &self.0
+    }
 }
 
 impl Params {
     /// Parses a raw query string. orloclient does not URL-encode values, so
     /// a malformed escape is an error rather than a guess.
-    pub fn parse(query: Option<&str>) -> Result<Params, ReleaseError> {
-        let raw: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-            .map_err(|error| bad_request(format!("malformed query string: {error}")))?;
-        let mut seen = HashMap::new();
-        let pairs = raw
-            .into_iter()
-            .filter(|(key, _)| seen.insert(key.clone(), ()).is_none())
-            .collect();
-        Ok(Params { pairs })
-    }
-
-    /// A parameter's value, if given.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+    pub fn parse(query: Option<&str>) -> Result<Params, ApiError> {
+        QueryPairs::parse(query).map(Params)
     }
 
     /// `limit` (default 100, at most 1,000), `offset` and `asc`.
-    pub fn paging(&self) -> Result<Paging, ReleaseError> {
-        let limit = self
-            .non_negative("limit")?
-            .unwrap_or(DEFAULT_LIMIT)
-            .min(HARD_LIMIT);
-        let offset = self.non_negative("offset")?.unwrap_or(0);
+    pub fn paging(&self) -> Result<Paging, ApiError> {
+        let Page { limit, offset } = self.page(DEFAULT_LIMIT, HARD_LIMIT)?;
         let ascending = match self.get("asc") {
             None => false,
             Some(text) => boolean("asc", text)?,
@@ -58,37 +46,25 @@ impl Params {
         })
     }
 
-    fn non_negative(&self, name: &str) -> Result<Option<i64>, ReleaseError> {
-        let Some(text) = self.get(name) else {
-            return Ok(None);
-        };
-        match text.parse::<i64>() {
-            Ok(number) if number >= 0 => Ok(Some(number)),
-            _ => Err(bad_request(format!(
-                "{name} must be a non-negative integer, not {text:?}"
-            ))),
-        }
-    }
-
     /// The filters of `GET /releases`; an unknown field is a 400.
-    pub fn release_filters(&self) -> Result<Vec<Filter>, ReleaseError> {
+    pub fn release_filters(&self) -> Result<Vec<Filter>, ApiError> {
         self.filters(&RELEASE_FIELDS)
     }
 
     /// The filters of `GET /packages`; an unknown field is a 400.
-    pub fn package_filters(&self) -> Result<Vec<Filter>, ReleaseError> {
+    pub fn package_filters(&self) -> Result<Vec<Filter>, ApiError> {
         self.filters(&PACKAGE_FIELDS)
     }
 
-    fn filters(&self, fields: &[(&'static str, Field)]) -> Result<Vec<Filter>, ReleaseError> {
+    fn filters(&self, fields: &[(&'static str, Field)]) -> Result<Vec<Filter>, ApiError> {
         let mut filters = Vec::new();
-        for (name, text) in &self.pairs {
-            if PAGING.contains(&name.as_str()) {
+        for (name, text) in self.pairs() {
+            if PAGING.contains(&name) {
                 continue;
             }
-            let Some((_, field)) = fields.iter().find(|(known, _)| known == name) else {
+            let Some((_, field)) = fields.iter().find(|(known, _)| *known == name) else {
                 let allowed: Vec<&str> = fields.iter().map(|(known, _)| *known).collect();
-                return Err(bad_request(format!(
+                return Err(ApiError::bad(format!(
                     "unknown filter field {name:?}; allowed: {}",
                     allowed.join(", ")
                 )));
@@ -224,7 +200,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn parse(name: &str, kind: Kind, text: &str) -> Result<Value, ReleaseError> {
+    fn parse(name: &str, kind: Kind, text: &str) -> Result<Value, ApiError> {
         if text == "null" {
             return Ok(Value::Null);
         }
@@ -233,13 +209,13 @@ impl Value {
             Kind::Status => Status::parse(text)
                 .map(|status| Value::Text(status.as_str().to_owned()))
                 .ok_or_else(|| {
-                    bad_request(format!(
+                    ApiError::bad(format!(
                         "{name} must be one of NOT_STARTED, IN_PROGRESS, SUCCESSFUL, FAILED, not {text:?}"
                     ))
                 }),
             Kind::Time => time(name, text).map(Value::Time),
             Kind::Seconds => text.parse().map(Value::Seconds).map_err(|_| {
-                bad_request(format!("{name} must be whole seconds, not {text:?}"))
+                ApiError::bad(format!("{name} must be whole seconds, not {text:?}"))
             }),
             Kind::Bool => boolean(name, text).map(Value::Bool),
         }
@@ -258,19 +234,19 @@ pub struct Paging {
 }
 
 /// A time in any form publishers use (ISO 8601, with or without `T`, `Z`).
-pub fn time(name: &str, text: &str) -> Result<DateTime<Utc>, ReleaseError> {
+pub fn time(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     // An unencoded `+` offset arrives as a space.
     let repaired = text.trim().replace(' ', "+");
     tach_schema::timestamp::parse(text)
         .or_else(|| tach_schema::timestamp::parse(&repaired))
-        .ok_or_else(|| bad_request(format!("{name} is not a valid time: {text:?}")))
+        .ok_or_else(|| ApiError::bad(format!("{name} is not a valid time: {text:?}")))
 }
 
-fn boolean(name: &str, text: &str) -> Result<bool, ReleaseError> {
+fn boolean(name: &str, text: &str) -> Result<bool, ApiError> {
     match text {
         "true" | "True" | "1" => Ok(true),
         "false" | "False" | "0" => Ok(false),
-        _ => Err(bad_request(format!(
+        _ => Err(ApiError::bad(format!(
             "{name} must be true or false, not {text:?}"
         ))),
     }
@@ -278,10 +254,10 @@ fn boolean(name: &str, text: &str) -> Result<bool, ReleaseError> {
 
 /// A release or package id: a UUID, canonical (lowercase, hyphens) or as
 /// 32 hex digits; answered in canonical form.
-pub fn uuid(what: &str, text: &str) -> Result<String, ReleaseError> {
+pub fn uuid(what: &str, text: &str) -> Result<String, ApiError> {
     uuid::Uuid::try_parse(text)
         .map(|id| id.hyphenated().to_string())
-        .map_err(|_| bad_request(format!("{what} is not a valid UUID: {text:?}")))
+        .map_err(|_| ApiError::bad(format!("{what} is not a valid UUID: {text:?}")))
 }
 
 #[cfg(test)]

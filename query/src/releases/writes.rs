@@ -4,93 +4,65 @@
 //! raw table like any event, derived by the same code, and committed before
 //! the answer, so the next read sees it (SPEC §5).
 
-use axum::http::HeaderMap;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 use tach_schema::{Delivery, ExchangeFamily, Store};
 
 use super::queries::PackageRow;
-use super::{bad_request, ReleaseError};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::ApiError;
 
 /// The deployment API writes are stored under.
 const API_DEPLOYMENT: &str = "api";
 
-/// Refuses a write without `Authorization: Bearer <token>` when a token is set.
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ReleaseError> {
-    let Some(expected) = state.api_token.as_deref() else {
-        return Ok(());
-    };
-    let given = headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match given {
-        Some(token) if same_token(token.trim(), expected) => Ok(()),
-        _ => Err(ReleaseError::Unauthorized),
-    }
-}
-
-/// Compares in time independent of where the first difference is, so the
-/// answer's timing does not reveal a prefix of the token.
-fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
-            == 0
-}
-
 /// A request body as a JSON object; an empty body is an empty object.
-pub fn object_body(body: &[u8]) -> Result<Map<String, Value>, ReleaseError> {
+pub fn object_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(fields)) => Ok(fields),
-        Ok(_) => Err(bad_request("the request body must be a JSON object")),
-        Err(error) => Err(bad_request(format!("invalid JSON body: {error}"))),
+        Ok(_) => Err(ApiError::bad("the request body must be a JSON object")),
+        Err(error) => Err(ApiError::bad(format!("invalid JSON body: {error}"))),
     }
 }
 
 /// A required, non-empty text field (numbers are taken as their text).
-pub fn required_text(body: &Map<String, Value>, field: &str) -> Result<String, ReleaseError> {
+pub fn required_text(body: &Map<String, Value>, field: &str) -> Result<String, ApiError> {
     match body.get(field) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
         Some(Value::Number(number)) => Ok(number.to_string()),
-        _ => Err(bad_request(format!("missing {field} in request body"))),
+        _ => Err(ApiError::bad(format!("missing {field} in request body"))),
     }
 }
 
 /// An optional text field; anything but a string or null is a 400.
-pub fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Value, ReleaseError> {
+pub fn optional_text(body: &Map<String, Value>, field: &str) -> Result<Value, ApiError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(Value::Null),
         Some(Value::String(text)) => Ok(json!(text)),
-        Some(_) => Err(bad_request(format!("{field} must be a string"))),
+        Some(_) => Err(ApiError::bad(format!("{field} must be a string"))),
     }
 }
 
 /// The payload of `release.create` for `POST /releases`.
-pub fn create_payload(id: &str, body: &Map<String, Value>) -> Result<Value, ReleaseError> {
+pub fn create_payload(id: &str, body: &Map<String, Value>) -> Result<Value, ApiError> {
     let platforms = match body.get("platforms") {
         Some(Value::String(platform)) => vec![json!(platform)],
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => items.clone(),
         Some(_) => {
-            return Err(bad_request(
+            return Err(ApiError::bad(
                 "platforms must be a string or a list of strings",
             ))
         }
-        None => return Err(bad_request("missing platforms in request body")),
+        None => return Err(ApiError::bad("missing platforms in request body")),
     };
     let user = required_text(body, "user")?;
     let references = match body.get("references") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
         Some(Value::String(reference)) => vec![json!(reference)],
-        Some(_) => return Err(bad_request("references must be a list")),
+        Some(_) => return Err(ApiError::bad("references must be a list")),
     };
     let notes = match optional_text(body, "note")? {
         Value::Null => Vec::new(),
@@ -99,7 +71,7 @@ pub fn create_payload(id: &str, body: &Map<String, Value>) -> Result<Value, Rele
     let metadata = match body.get("metadata") {
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(fields)) => Value::Object(fields.clone()),
-        Some(_) => return Err(bad_request("metadata must be an object")),
+        Some(_) => return Err(ApiError::bad("metadata must be an object")),
     };
     Ok(json!({
         "id": id, "user": user, "team": optional_text(body, "team")?, "platforms": platforms,
@@ -118,7 +90,7 @@ pub fn package_payload(package: &PackageRow) -> Map<String, Value> {
 
 /// Builds the bus messages of `(event_type, payload)`, parses them as the
 /// consumer does, and writes them as one batch.
-pub async fn apply(state: &AppState, events: Vec<(&str, Value)>) -> Result<(), ReleaseError> {
+pub async fn apply(state: &AppState, events: Vec<(&str, Value)>) -> Result<(), ApiError> {
     let received_at = Utc::now();
     let timestamp = received_at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     let mut parsed = Vec::with_capacity(events.len());
@@ -140,7 +112,7 @@ pub async fn apply(state: &AppState, events: Vec<(&str, Value)>) -> Result<(), R
             received_at,
         };
         let event = tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)
-            .map_err(|error| bad_request(format!("the request makes no valid event: {error}")))?;
+            .map_err(|error| ApiError::bad(format!("the request makes no valid event: {error}")))?;
         parsed.push(event);
     }
     let store = Store::new(state.pool.clone());

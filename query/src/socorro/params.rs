@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 
-use super::SocorroError;
+use crate::error::ApiError;
 
 /// Default and largest `result_number`.
 const DEFAULT_RESULTS: i64 = 100;
@@ -37,7 +37,7 @@ impl Params {
         rest: &str,
         query: Option<&str>,
         positional: Option<&str>,
-    ) -> Result<Params, SocorroError> {
+    ) -> Result<Params, ApiError> {
         let mut values = HashMap::new();
         let trimmed = rest.trim_matches('/');
         let mut segments: Vec<&str> = if trimmed.is_empty() {
@@ -50,7 +50,7 @@ impl Params {
         }
         for pair in segments.chunks(2) {
             let key = percent_decode(pair[0]).ok_or_else(|| {
-                SocorroError::bad(
+                ApiError::bad_parameter(
                     pair[0],
                     "the parameter name is not valid percent-encoded UTF-8",
                 )
@@ -61,7 +61,7 @@ impl Params {
                 .or_insert_with(|| Raw::Path(value.to_owned()));
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-            .map_err(|error| SocorroError::bad("", format!("malformed query string: {error}")))?;
+            .map_err(|error| ApiError::bad_parameter("", format!("malformed query string: {error}")))?;
         for (key, value) in pairs {
             values.entry(key).or_insert(Raw::Query(value));
         }
@@ -69,24 +69,24 @@ impl Params {
     }
 
     /// A single value, decoded; None when absent or empty.
-    pub fn text(&self, name: &str) -> Result<Option<String>, SocorroError> {
+    pub fn text(&self, name: &str) -> Result<Option<String>, ApiError> {
         let value = match self.values.get(name) {
             None => return Ok(None),
             Some(Raw::Query(value)) => value.clone(),
             Some(Raw::Path(raw)) => percent_decode(raw)
-                .ok_or_else(|| SocorroError::bad(name, "not valid percent-encoded UTF-8"))?,
+                .ok_or_else(|| ApiError::bad_parameter(name, "not valid percent-encoded UTF-8"))?,
         };
         Ok(Some(value).filter(|value| !value.is_empty()))
     }
 
     /// A single value that must be given and not empty.
-    pub fn required(&self, name: &str) -> Result<String, SocorroError> {
+    pub fn required(&self, name: &str) -> Result<String, ApiError> {
         self.text(name)?
-            .ok_or_else(|| SocorroError::bad(name, format!("missing mandatory parameter {name}")))
+            .ok_or_else(|| ApiError::bad_parameter(name, format!("missing mandatory parameter {name}")))
     }
 
     /// A `+`-separated list; empty items are dropped.
-    pub fn list(&self, name: &str) -> Result<Vec<String>, SocorroError> {
+    pub fn list(&self, name: &str) -> Result<Vec<String>, ApiError> {
         let items: Vec<String> = match self.values.get(name) {
             None => return Ok(Vec::new()),
             Some(Raw::Query(value)) => value.split('+').map(str::to_owned).collect(),
@@ -94,7 +94,7 @@ impl Params {
                 .split('+')
                 .map(|item| {
                     percent_decode(item)
-                        .ok_or_else(|| SocorroError::bad(name, "not valid percent-encoded UTF-8"))
+                        .ok_or_else(|| ApiError::bad_parameter(name, "not valid percent-encoded UTF-8"))
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -102,12 +102,12 @@ impl Params {
     }
 
     /// A date in any of API.md §2's forms, UTC unless it carries an offset.
-    pub fn date(&self, name: &str) -> Result<Option<DateTime<Utc>>, SocorroError> {
+    pub fn date(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
         let Some(text) = self.text(name)? else {
             return Ok(None);
         };
         parse_date(&text).map(Some).ok_or_else(|| {
-            SocorroError::bad(
+            ApiError::bad_parameter(
                 name,
                 format!("{name} must be a date (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS[.S] or ISO 8601), not {:?}", shorten(&text)),
             )
@@ -115,7 +115,7 @@ impl Params {
     }
 
     /// An integer.
-    pub fn integer(&self, name: &str) -> Result<Option<i64>, SocorroError> {
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
         let Some(text) = self.text(name)? else {
             return Ok(None);
         };
@@ -123,9 +123,9 @@ impl Params {
     }
 
     /// A non-negative integer.
-    pub fn count(&self, name: &str) -> Result<Option<i64>, SocorroError> {
+    pub fn count(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.integer(name)? {
-            Some(number) if number < 0 => Err(SocorroError::bad(
+            Some(number) if number < 0 => Err(ApiError::bad_parameter(
                 name,
                 format!("{name} must not be negative"),
             )),
@@ -134,7 +134,7 @@ impl Params {
     }
 
     /// A list of integers.
-    pub fn integers(&self, name: &str) -> Result<Vec<i64>, SocorroError> {
+    pub fn integers(&self, name: &str) -> Result<Vec<i64>, ApiError> {
         self.list(name)?
             .iter()
             .map(|item| parse_integer(name, item))
@@ -147,7 +147,7 @@ impl Params {
         name: &str,
         allowed: &[&'static str],
         default: &'static str,
-    ) -> Result<&'static str, SocorroError> {
+    ) -> Result<&'static str, ApiError> {
         let Some(text) = self.text(name)? else {
             return Ok(default);
         };
@@ -156,7 +156,7 @@ impl Params {
             .find(|choice| **choice == text)
             .copied()
             .ok_or_else(|| {
-                SocorroError::bad(
+                ApiError::bad_parameter(
                     name,
                     format!(
                         "{name} must be one of {}, not {:?}",
@@ -168,7 +168,7 @@ impl Params {
     }
 
     /// `result_number` (default 100, at most 1,000) and `result_offset`.
-    pub fn paging(&self) -> Result<Paging, SocorroError> {
+    pub fn paging(&self) -> Result<Paging, ApiError> {
         let limit = self
             .count("result_number")?
             .unwrap_or(DEFAULT_RESULTS)
@@ -178,7 +178,7 @@ impl Params {
     }
 
     /// `product:version` items of a list; an item without `:` is a 400.
-    pub fn product_versions(&self, name: &str) -> Result<Vec<(String, String)>, SocorroError> {
+    pub fn product_versions(&self, name: &str) -> Result<Vec<(String, String)>, ApiError> {
         self.list(name)?
             .iter()
             .map(|item| {
@@ -186,7 +186,7 @@ impl Params {
                     .filter(|(product, version)| !product.is_empty() && !version.is_empty())
                     .map(|(product, version)| (product.to_owned(), version.to_owned()))
                     .ok_or_else(|| {
-                        SocorroError::bad(
+                        ApiError::bad_parameter(
                             name,
                             format!(
                                 "{name} items must be Product:Version, not {:?}",
@@ -211,7 +211,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn parse(params: &Params, name: &str) -> Result<Mode, SocorroError> {
+    fn parse(params: &Params, name: &str) -> Result<Mode, ApiError> {
         let mode = params.choice(
             name,
             &["default", "is_exactly", "contains", "starts_with"],
@@ -311,7 +311,7 @@ impl Search {
         params: &Params,
         now: DateTime<Utc>,
         default_product: &str,
-    ) -> Result<Search, SocorroError> {
+    ) -> Result<Search, ApiError> {
         let mut products = params.list("products")?;
         if products.is_empty() {
             products.push(default_product.to_owned());
@@ -395,7 +395,7 @@ impl Search {
 type SplitVersions = (Vec<(String, String)>, Vec<String>);
 
 /// `versions` split into `Product:Version` pairs and bare versions.
-fn versions(params: &Params) -> Result<SplitVersions, SocorroError> {
+fn versions(params: &Params) -> Result<SplitVersions, ApiError> {
     let mut pairs = Vec::new();
     let mut bare = Vec::new();
     for item in params.list("versions")? {
@@ -415,7 +415,7 @@ fn terms(
     mode_name: &str,
     whitelist: &[(&str, &'static str)],
     default_field: &str,
-) -> Result<Option<TermFilter>, SocorroError> {
+) -> Result<Option<TermFilter>, ApiError> {
     let mode = Mode::parse(params, mode_name)?;
     let mut fields = params.list(in_name)?;
     if fields.is_empty() {
@@ -430,7 +430,7 @@ fn terms(
                 .map(|(_, column)| *column)
                 .ok_or_else(|| {
                     let names: Vec<&str> = whitelist.iter().map(|(name, _)| *name).collect();
-                    SocorroError::bad(
+                    ApiError::bad_parameter(
                         in_name,
                         format!(
                             "{in_name} must name fields among {}, not {:?}",
@@ -452,23 +452,17 @@ fn terms(
     }))
 }
 
-/// A page of results.
-#[derive(Debug, Clone, Copy)]
-pub struct Paging {
-    /// At most this many.
-    pub limit: i64,
-    /// Skipping this many.
-    pub offset: i64,
-}
+/// A page of hits (`result_number`, `result_offset`).
+pub type Paging = crate::params::Page;
 
 /// At most 100 characters of a value, for error messages.
 fn shorten(text: &str) -> String {
     text.chars().take(100).collect()
 }
 
-fn parse_integer(name: &str, text: &str) -> Result<i64, SocorroError> {
+fn parse_integer(name: &str, text: &str) -> Result<i64, ApiError> {
     text.trim().parse().map_err(|_| {
-        SocorroError::bad(
+        ApiError::bad_parameter(
             name,
             format!("{name} must be an integer, not {:?}", shorten(text)),
         )

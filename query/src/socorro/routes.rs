@@ -6,18 +6,23 @@
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
-use axum::{Json, Router};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use axum::routing::get;
+use axum::Json;
+use utoipa::IntoParams;
+use utoipa_axum::routes;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::params::{self, Params, Search};
 use super::queries::{self, Builds, HourSplit, Period};
 use super::render;
-use super::SocorroError;
-use crate::app::AppState;
+use super::schemas::{self, Hits};
+use crate::edge::Routes;
+use crate::hours;
+use crate::error::{ApiError, Family};
+use crate::state::AppState;
 
-type Answer = Result<Response, SocorroError>;
+type Answer = Result<Response, ApiError>;
 
 /// A 200 with `body` as JSON.
 fn answer(body: impl serde::Serialize) -> Answer {
@@ -31,40 +36,87 @@ const MAX_DURATION_HOURS: i64 = 24 * 366 * 10;
 const DEFAULT_TOP_LIMIT: i64 = 100;
 const MAX_TOP_LIMIT: i64 = 1000;
 
-/// Every Socorro middleware route.
-pub fn router() -> Router<AppState> {
-    let services: [(&str, MethodRouter<AppState>); 9] = [
-        ("/crashes/comments", get(comments)),
-        ("/crashes/paireduuid", get(paired_uuid)),
-        ("/crashes/signatures", get(top_crashers)),
-        ("/extensions", get(extensions)),
-        ("/products/builds", get(builds)),
-        ("/products/versions", get(versions)),
-        ("/search", get(search)),
-        ("/report/list", get(report_list)),
-        ("/util/versions_info", get(versions_info)),
-    ];
-    let mut router = Router::new();
-    for root in ["", "/bpapi"] {
-        for (service, handler) in &services {
-            let path = format!("{root}{service}");
-            router = router
-                .route(&path, handler.clone())
-                .route(&format!("{path}/"), handler.clone())
-                .route(&format!("{path}/{{*parameters}}"), handler.clone());
-        }
+/// Every Socorro middleware route; each also takes its parameters in the
+/// path form after it, and answers under `/bpapi/` (rewritten).
+pub fn routes() -> Routes {
+    Routes {
+        family: Family::Socorro,
+        table: vec![
+            routes!(comments),
+            routes!(paired_uuid),
+            routes!(top_crashers),
+            routes!(extensions),
+            routes!(builds),
+            routes!(versions),
+            routes!(search_signatures),
+            routes!(search_crashes),
+            routes!(report_list),
+            routes!(versions_info),
+        ],
+        path_parameters: true,
+        undocumented: vec![("/search/{*data_type}", get(unknown_search))],
     }
-    router
+}
+
+/// The filters `/search/*`, `/crashes/comments` and `/report/list` share
+/// (API.md §2); lists are `+`-separated.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SearchFilters {
+    /// Products (default TACH_DEFAULT_PRODUCT).
+    products: Option<String>,
+    /// `Product:Version` items, or bare versions.
+    versions: Option<String>,
+    /// Terms to search for.
+    #[param(rename = "for")]
+    terms: Option<String>,
+    /// Fields the terms are searched in (signature by default).
+    #[param(rename = "in")]
+    fields: Option<String>,
+    /// `default`, `is_exactly`, `contains`, `starts_with` or `ends_with`.
+    search_mode: Option<String>,
+    /// Start of the period (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS[.S] or ISO 8601; default a week ago).
+    from: Option<String>,
+    /// End of the period (default now).
+    to: Option<String>,
+    /// Operating systems.
+    os: Option<String>,
+    /// Branches.
+    branches: Option<String>,
+    /// Crash reasons.
+    reasons: Option<String>,
+    /// Build ids.
+    build_ids: Option<String>,
+    /// Lowest build id.
+    build_from: Option<i64>,
+    /// Highest build id.
+    build_to: Option<i64>,
+    /// `any`, `browser`, `plugin` or `content`.
+    report_process: Option<String>,
+    /// `any`, `crash` or `hang`.
+    report_type: Option<String>,
+    /// Plugin terms (with report_process=plugin).
+    plugin_terms: Option<String>,
+    /// Plugin fields the terms are searched in.
+    plugin_in: Option<String>,
+    /// How plugin terms match.
+    plugin_search_mode: Option<String>,
+    /// Most hits (default 100, at most 1000).
+    result_number: Option<u64>,
+    /// Hits to skip.
+    result_offset: Option<u64>,
 }
 
 /// The parameters of a request to `service`: the path after it, and the query.
-fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Params, SocorroError> {
-    let path = uri.path();
-    let path = path.strip_prefix("/bpapi").unwrap_or(path);
-    let rest = path.strip_prefix(service).unwrap_or_default();
+fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Params, ApiError> {
+    let rest = uri.path().strip_prefix(service).unwrap_or_default();
     Params::parse(rest, uri.query(), positional)
 }
 
+#[utoipa::path(get, path = "/crashes/comments", tag = "socorro",
+    params(("signature" = String, Query, description = "The signature"), SearchFilters),
+    responses((status = 200, description = "User comments of the matching crashes", body = Hits<schemas::Comment>)))]
 async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/comments", None)?;
     let signature = params.required("signature")?;
@@ -85,6 +137,10 @@ async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
     answer(render::hits(hits, total))
 }
 
+#[utoipa::path(get, path = "/crashes/paireduuid", tag = "socorro",
+    params(("uuid" = String, Query, description = "A crash of the pair"),
+        ("hangid" = Option<String>, Query, description = "The pair's hang id, when known")),
+    responses((status = 200, description = "The other crash(es) of the hang pair", body = Hits<schemas::PairedUuid>)))]
 async fn paired_uuid(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/paireduuid", None)?;
     let uuid = params.required("uuid")?;
@@ -98,33 +154,21 @@ async fn paired_uuid(State(state): State<AppState>, uri: Uri) -> Answer {
     answer(render::hits(hits, total))
 }
 
-/// The first hour boundary at or after `when`.
-fn hour_ceiling(when: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = hour_floor(when);
-    if floor == when {
-        when
-    } else {
-        floor + TimeDelta::hours(1)
-    }
-}
-
-fn hour_floor(when: DateTime<Utc>) -> DateTime<Utc> {
-    when.duration_trunc(TimeDelta::hours(1)).unwrap_or(when)
-}
-
 /// Splits `[start, end)` into whole hours (aggregates) and edges (reports).
 fn split_hours(start: DateTime<Utc>, end: DateTime<Utc>) -> HourSplit {
-    let (first_hour, last_hour) = (hour_ceiling(start), hour_floor(end));
-    if first_hour < last_hour {
-        HourSplit {
-            hours: (first_hour, last_hour),
-            edges: [(start, first_hour), (last_hour, end)],
-        }
-    } else {
-        HourSplit {
-            hours: (start, start),
-            edges: [(start, end), (end, end)],
-        }
+    let split = hours::split(Some(start), Some(end));
+    let whole = split
+        .hours
+        .and_then(|whole| Some((whole.from?, whole.until?)))
+        .unwrap_or((start, start));
+    // Empty ranges read nothing; the queries take exactly two.
+    let mut edges = [(end, end); 2];
+    for (slot, edge) in edges.iter_mut().zip(split.edges) {
+        *slot = edge;
+    }
+    HourSplit {
+        hours: whole,
+        edges,
     }
 }
 
@@ -151,13 +195,13 @@ struct TopCrashersRequest {
 }
 
 impl TopCrashersRequest {
-    fn parse(params: &Params) -> Result<TopCrashersRequest, SocorroError> {
+    fn parse(params: &Params) -> Result<TopCrashersRequest, ApiError> {
         let product = params.required("product")?;
         let version = params.required("version")?;
         let end = params.date("end_date")?.unwrap_or_else(Utc::now);
         let hours = params.count("duration")?.unwrap_or(DEFAULT_DURATION_HOURS);
         if !(1..=MAX_DURATION_HOURS).contains(&hours) {
-            return Err(SocorroError::bad(
+            return Err(ApiError::bad_parameter(
                 "duration",
                 format!("duration must be between 1 and {MAX_DURATION_HOURS} hours"),
             ));
@@ -192,13 +236,22 @@ impl TopCrashersRequest {
 
 /// Top crashers: the current period and the one before it, each read from
 /// the aggregates (and the reports of its partial edge hours), then ranked.
+#[utoipa::path(get, path = "/crashes/signatures", tag = "socorro",
+    params(("product" = String, Query, description = "The product"),
+        ("version" = String, Query, description = "The version"),
+        ("end_date" = Option<String>, Query, description = "End of the period (default now)"),
+        ("duration" = Option<i64>, Query, description = "The period in hours, 1 to 87840 (default 168)"),
+        ("crash_type" = Option<String>, Query, description = "all (default), browser, plugin or content"),
+        ("os" = Option<String>, Query, description = "Only this operating system (a prefix)"),
+        ("limit" = Option<u64>, Query, description = "Most signatures (default 100, at most 1000)")),
+    responses((status = 200, description = "Top crashers of the period, ranked against the period before", body = schemas::TopCrashers)))]
 async fn top_crashers(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/signatures", None)?;
     let request = TopCrashersRequest::parse(&params)?;
-    let (end, duration) = (request.end, request.duration);
-    let start = end - duration;
+    let [(start, end), (previous_start, previous_end)] =
+        hours::top_crasher_periods(request.end, request.duration);
     let current = period(&request.filters, start, end);
-    let previous = period(&request.filters, start - duration, start);
+    let previous = period(&request.filters, previous_start, previous_end);
     let current = queries::top_crashers(&state.pool, &current).await?;
     let previous = queries::top_crashers(&state.pool, &previous).await?;
     answer(render::top_crashers(
@@ -210,12 +263,16 @@ async fn top_crashers(State(state): State<AppState>, uri: Uri) -> Answer {
     ))
 }
 
+#[utoipa::path(get, path = "/extensions", tag = "socorro",
+    params(("uuid" = String, Query, description = "The crash"),
+        ("date" = String, Query, description = "Its date_processed")),
+    responses((status = 200, description = "Extensions of the crash report", body = Hits<schemas::Extension>)))]
 async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/extensions", None)?;
     let uuid = params.required("uuid")?;
     let date = params
         .date("date")?
-        .ok_or_else(|| SocorroError::bad("date", "missing mandatory parameter date"))?;
+        .ok_or_else(|| ApiError::bad_parameter("date", "missing mandatory parameter date"))?;
     let rows = queries::extensions(&state.pool, &uuid, date).await?;
     let total = rows.len() as i64;
     let hits = rows
@@ -233,6 +290,11 @@ async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
     answer(render::hits(hits, total))
 }
 
+#[utoipa::path(get, path = "/products/builds", tag = "socorro",
+    params(("product" = String, Query, description = "The product"),
+        ("version" = Option<String>, Query, description = "Only this version"),
+        ("from_date" = Option<String>, Query, description = "Builds since (also date_from; default a week ago)")),
+    responses((status = 200, description = "Nightly and beta builds", body = Vec<schemas::Build>)))]
 async fn builds(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/products/builds", None)?;
     let product = params.required("product")?;
@@ -263,6 +325,9 @@ async fn builds(State(state): State<AppState>, uri: Uri) -> Answer {
     answer(Value::Array(builds))
 }
 
+#[utoipa::path(get, path = "/products/versions", tag = "socorro",
+    params(("versions" = Option<String>, Query, description = "`Product:Version` items; every version when absent (also the first path segment)")),
+    responses((status = 200, description = "Product versions", body = Hits<schemas::ProductVersion>)))]
 async fn versions(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/products/versions", Some("versions"))?;
     let pairs = params.product_versions("versions")?;
@@ -285,54 +350,64 @@ async fn versions(State(state): State<AppState>, uri: Uri) -> Answer {
     answer(render::hits(hits, total))
 }
 
-async fn search(State(state): State<AppState>, uri: Uri) -> Answer {
-    let path = uri.path();
-    let path = path.strip_prefix("/bpapi").unwrap_or(path);
-    let rest = path.strip_prefix("/search").unwrap_or_default();
-    let rest = rest.trim_start_matches('/');
-    let (data_type, rest) = rest.split_once('/').unwrap_or((rest, ""));
-    let params = Params::parse(rest, uri.query(), None)?;
+/// `/search/signatures` (also `/search`): distinct signatures of the matching crashes.
+#[utoipa::path(get, path = "/search/signatures", tag = "socorro",
+    params(SearchFilters),
+    responses((status = 200, description = "Distinct signatures matching the filters, with counts", body = Hits<schemas::Signature>)))]
+async fn search_signatures(State(state): State<AppState>, uri: Uri) -> Answer {
+    let params = params_of(&uri, "/search/signatures", None)?;
     let search = Search::parse(&params, Utc::now(), &state.default_product)?;
     let paging = params.paging()?;
-    match data_type {
-        "" | "signatures" => {
-            let (rows, total) = if search.answers_from_aggregates() {
-                let split = split_hours(search.from, search.to);
-                queries::signatures_from_hours(&state.pool, &search, &split, paging).await?
-            } else {
-                queries::signatures(&state.pool, &search, paging).await?
-            };
-            let hits = rows
-                .iter()
-                .map(|row| {
-                    json!({
-                        "signature": row.signature,
-                        "count": row.count,
-                        "is_windows": row.is_windows,
-                        "is_mac": row.is_mac,
-                        "is_linux": row.is_linux,
-                        "numhang": row.numhang,
-                        "numplugin": row.numplugin,
-                    })
-                })
-                .collect();
-            answer(render::hits(hits, total))
-        }
-        "crashes" => {
-            let (rows, total) = matching_reports(&state, &search, paging).await?;
-            answer(render::hits(
-                rows.iter().map(render::report).collect(),
-                total,
-            ))
-        }
-        other => Err(SocorroError::bad(
-            "data_type",
-            format!(
-                "data_type must be signatures or crashes, not {:?}",
-                other.chars().take(100).collect::<String>()
-            ),
-        )),
-    }
+    let (rows, total) = if search.answers_from_aggregates() {
+        let split = split_hours(search.from, search.to);
+        queries::signatures_from_hours(&state.pool, &search, &split, paging).await?
+    } else {
+        queries::signatures(&state.pool, &search, paging).await?
+    };
+    let hits = rows
+        .iter()
+        .map(|row| {
+            json!({
+                "signature": row.signature,
+                "count": row.count,
+                "is_windows": row.is_windows,
+                "is_mac": row.is_mac,
+                "is_linux": row.is_linux,
+                "numhang": row.numhang,
+                "numplugin": row.numplugin,
+            })
+        })
+        .collect();
+    answer(render::hits(hits, total))
+}
+
+/// `/search/crashes`: the matching crash reports.
+#[utoipa::path(get, path = "/search/crashes", tag = "socorro",
+    params(SearchFilters),
+    responses((status = 200, description = "Crash reports matching the filters", body = Hits<schemas::Report>)))]
+async fn search_crashes(State(state): State<AppState>, uri: Uri) -> Answer {
+    let params = params_of(&uri, "/search/crashes", None)?;
+    let search = Search::parse(&params, Utc::now(), &state.default_product)?;
+    let (rows, total) = matching_reports(&state, &search, params.paging()?).await?;
+    answer(render::hits(
+        rows.iter().map(render::report).collect(),
+        total,
+    ))
+}
+
+/// `/search/<data_type>/…` of any other data type.
+async fn unknown_search(uri: Uri) -> ApiError {
+    let data_type = uri.path()["/search/".len()..]
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    ApiError::bad_parameter(
+        "data_type",
+        format!(
+            "data_type must be signatures or crashes, not {:?}",
+            data_type.chars().take(100).collect::<String>()
+        ),
+    )
 }
 
 /// A page of the reports matching `search` and how many match: counted from
@@ -341,7 +416,7 @@ async fn matching_reports(
     state: &AppState,
     search: &Search,
     paging: params::Paging,
-) -> Result<(Vec<queries::ReportRow>, i64), SocorroError> {
+) -> Result<(Vec<queries::ReportRow>, i64), ApiError> {
     let found = if search.answers_from_aggregates() {
         let split = split_hours(search.from, search.to);
         queries::reports_counted_from_hours(&state.pool, search, &split, paging).await?
@@ -351,6 +426,9 @@ async fn matching_reports(
     Ok(found)
 }
 
+#[utoipa::path(get, path = "/report/list", tag = "socorro",
+    params(("signature" = String, Query, description = "The signature"), SearchFilters),
+    responses((status = 200, description = "Reports of the signature", body = Hits<schemas::Report>)))]
 async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/report/list", None)?;
     let signature = params.required("signature")?;
@@ -363,11 +441,14 @@ async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     ))
 }
 
+#[utoipa::path(get, path = "/util/versions_info", tag = "socorro",
+    params(("versions" = String, Query, description = "`Product:Version` items")),
+    responses((status = 200, description = "Per `Product:Version` asked for and known", body = std::collections::HashMap<String, schemas::VersionInfo>)))]
 async fn versions_info(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/util/versions_info", None)?;
     let pairs = params.product_versions("versions")?;
     if pairs.is_empty() {
-        return Err(SocorroError::bad(
+        return Err(ApiError::bad_parameter(
             "versions",
             "missing mandatory parameter versions",
         ));

@@ -1,81 +1,38 @@
 //! Parsed, validated `stacky/*` parameters (API.md §1). Past this module a
 //! handler never re-checks its input.
 
-use std::collections::HashMap;
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
+use crate::params::{Page, QueryPairs};
 
 /// Largest `limit`; larger values are clamped to it.
 pub const HARD_LIMIT: i64 = 1000;
 const DEFAULT_LIMIT: i64 = 50;
 
-/// The query string as first-value-wins pairs (repeats are ignored).
+/// A `stacky/*` query string: the shared pairs plus stacky's own parameters.
 #[derive(Debug, Default)]
-pub struct Params {
-    values: HashMap<String, String>,
+pub struct Params(QueryPairs);
+
+impl Deref for Params {
+    type Target = QueryPairs;
+
+    fn deref(&self) -> &QueryPairs {
+        &self.0
+    }
 }
 
 impl Params {
     /// Parses a raw query string.
     pub fn parse(query: Option<&str>) -> Result<Params, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-            .map_err(|error| ApiError::BadRequest(format!("malformed query string: {error}")))?;
-        let mut values = HashMap::new();
-        for (key, value) in pairs {
-            values.entry(key).or_insert(value);
-        }
-        Ok(Params { values })
+        QueryPairs::parse(query).map(Params)
     }
 
-    /// A parameter's value, if given.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    /// A parameter that must be given and not empty.
-    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
-        match self.get(name) {
-            Some(value) if !value.is_empty() => Ok(value),
-            _ => Err(ApiError::BadRequest(format!(
-                "missing required parameter {name}"
-            ))),
-        }
-    }
-
-    /// The names given that are not in `allowed`.
-    pub fn unknown<'a>(&'a self, allowed: &[&str]) -> Vec<&'a str> {
-        let mut unknown: Vec<&str> = self
-            .values
-            .keys()
-            .map(String::as_str)
-            .filter(|key| !allowed.contains(key))
-            .collect();
-        unknown.sort_unstable();
-        unknown
-    }
-
-    /// `limit` and `offset`.
+    /// `limit` (default 50, at most 1,000) and `offset`.
     pub fn paging(&self) -> Result<Paging, ApiError> {
-        let limit = self
-            .non_negative("limit")?
-            .unwrap_or(DEFAULT_LIMIT)
-            .min(HARD_LIMIT);
-        let offset = self.non_negative("offset")?.unwrap_or(0);
-        Ok(Paging { limit, offset })
-    }
-
-    fn non_negative(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        let Some(text) = self.get(name) else {
-            return Ok(None);
-        };
-        match text.parse::<i64>() {
-            Ok(number) if number >= 0 => Ok(Some(number)),
-            _ => Err(ApiError::BadRequest(format!(
-                "{name} must be a non-negative integer, not {text:?}"
-            ))),
-        }
+        self.page(DEFAULT_LIMIT, HARD_LIMIT)
     }
 
     /// `service`, default nova.
@@ -84,7 +41,7 @@ impl Params {
             None | Some("nova") => Ok(Service::Nova),
             Some("glance") => Ok(Service::Glance),
             Some("generic") => Ok(Service::Generic),
-            Some(other) => Err(ApiError::BadRequest(format!(
+            Some(other) => Err(ApiError::bad(format!(
                 "service must be nova, glance or generic, not {other:?}"
             ))),
         }
@@ -96,7 +53,7 @@ impl Params {
             return Ok(None);
         };
         parse_unix_time(text).map(Some).ok_or_else(|| {
-            ApiError::BadRequest(format!("{name} must be decimal unix seconds, not {text:?}"))
+            ApiError::bad(format!("{name} must be decimal unix seconds, not {text:?}"))
         })
     }
 
@@ -118,14 +75,8 @@ pub fn parse_unix_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros((seconds * 1_000_000.0).round() as i64)
 }
 
-/// `limit` and `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Paging {
-    /// Rows at most.
-    pub limit: i64,
-    /// Rows skipped.
-    pub offset: i64,
-}
+/// A page of a table.
+pub type Paging = Page;
 
 /// An inclusive time window; either bound may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,7 +152,7 @@ pub fn uuid(text: &str) -> Result<String, ApiError> {
     let bare = text.len() == 32 && text.chars().all(|c| c.is_ascii_hexdigit());
     match uuid::Uuid::parse_str(text) {
         Ok(parsed) if canonical || bare => Ok(parsed.hyphenated().to_string()),
-        _ => Err(ApiError::BadRequest(format!("{text:?} is not a UUID"))),
+        _ => Err(ApiError::bad(format!("{text:?} is not a UUID"))),
     }
 }
 
@@ -210,7 +161,7 @@ pub fn request_id(text: &str) -> Result<String, ApiError> {
     let bare = text.strip_prefix("req-").unwrap_or(text);
     uuid(bare)
         .map(|uuid| format!("req-{uuid}"))
-        .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a request id (req-<uuid>)")))
+        .map_err(|_| ApiError::bad(format!("{text:?} is not a request id (req-<uuid>)")))
 }
 
 #[cfg(test)]

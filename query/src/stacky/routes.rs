@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::routing::{get, MethodRouter};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::routes;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 
@@ -13,47 +13,47 @@ use super::params::{self, Params, Service, Window};
 use super::queries::{self, EventRow, Order};
 use super::render;
 use super::summary;
-use super::StackyError;
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::state::AppState;
+use crate::edge::Routes;
+use crate::error::{ApiError, Family};
+use crate::params::Paging;
 
-type Answer = Result<Json<Value>, StackyError>;
+type Answer = Result<Json<Value>, ApiError>;
 
-/// Every `stacky/*` route, with and without the trailing slash.
-pub fn router() -> Router<AppState> {
-    let routes: [(&str, MethodRouter<AppState>); 22] = [
-        ("/stacky/deployments", get(deployments)),
-        ("/stacky/events", get(events)),
-        ("/stacky/hosts", get(hosts)),
-        ("/stacky/uuid", get(uuid)),
-        ("/stacky/request", get(request)),
-        ("/stacky/search", get(search)),
-        ("/stacky/show/{event_id}", get(show)),
-        ("/stacky/watch/{deployment_id}", get(watch)),
-        ("/stacky/timings", get(timings)),
-        ("/stacky/timings/uuid", get(timings_of_uuid)),
-        ("/stacky/summary", get(summary)),
-        ("/stacky/kpi", get(kpi_all)),
-        ("/stacky/kpi/{tenant_id}", get(kpi_of_tenant)),
-        ("/stacky/reports", get(reports)),
-        ("/stacky/reports/search", get(search_reports)),
-        ("/stacky/report/{report_id}", get(report)),
-        ("/stacky/usage/launches", get(launches)),
-        ("/stacky/usage/deletes", get(deletes)),
-        ("/stacky/usage/exists", get(exists)),
-        // The seed's examples spell it `usages`.
-        ("/stacky/usages/launches", get(launches)),
-        ("/stacky/usages/deletes", get(deletes)),
-        ("/stacky/usages/exists", get(exists)),
-    ];
-    let mut router = Router::new();
-    for (path, handler) in routes {
-        router = router
-            .route(path, handler.clone())
-            .route(&format!("{path}/"), handler);
+/// Every `stacky/*` route (`/stacky/usages/…` is rewritten to `/stacky/usage/…`).
+pub fn routes() -> Routes {
+    Routes {
+        family: Family::Stacky,
+        table: vec![
+            routes!(deployments),
+            routes!(events),
+            routes!(hosts),
+            routes!(uuid),
+            routes!(request),
+            routes!(search),
+            routes!(show),
+            routes!(watch),
+            routes!(timings),
+            routes!(timings_of_uuid),
+            routes!(summary),
+            routes!(kpi_all),
+            routes!(kpi_of_tenant),
+            routes!(reports),
+            routes!(search_reports),
+            routes!(report),
+            routes!(launches),
+            routes!(deletes),
+            routes!(exists),
+        ],
+        path_parameters: false,
+        undocumented: Vec::new(),
     }
-    router
 }
+
+/// A stacky table: row 0 is the header, each other row one answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Table(Vec<Vec<serde_json::Value>>);
 
 fn table(header: Value, rows: impl IntoIterator<Item = Value>) -> Json<Value> {
     let mut table = vec![header];
@@ -89,6 +89,8 @@ fn event_row(service: Service, row: &EventRow) -> Value {
     Value::Array(cells)
 }
 
+#[utoipa::path(get, path = "/stacky/deployments", tag = "stacky",
+    responses((status = 200, description = "`[\"#\", \"Name\"]` per deployment", body = Table)))]
 async fn deployments(State(state): State<AppState>) -> Answer {
     let rows = queries::deployments(&state.pool).await?;
     Ok(table(
@@ -108,6 +110,9 @@ fn families_or_all(params: &Params) -> Result<Vec<&'static str>, ApiError> {
         .collect())
 }
 
+#[utoipa::path(get, path = "/stacky/events", tag = "stacky",
+    params(("service" = Option<String>, Query, description = "nova, glance or generic; every service's names when absent")),
+    responses((status = 200, description = "Distinct event names", body = Table)))]
 async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let names = queries::event_names(&state.pool, &families_or_all(&params)?).await?;
@@ -117,6 +122,9 @@ async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/hosts", tag = "stacky",
+    params(("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+    responses((status = 200, description = "Distinct hosts", body = Table)))]
 async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let hosts = queries::hosts(&state.pool, params.service()?.families()).await?;
@@ -126,6 +134,13 @@ async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answ
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/uuid", tag = "stacky",
+    params(("uuid" = String, Query, description = "Instance UUID (glance: image UUID)"),
+        ("service" = Option<String>, Query, description = "nova (default), glance or generic"),
+        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+        Paging),
+    responses((status = 200, description = "The events, oldest first; `[]` when none", body = Table)))]
 async fn uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let service = params.service()?;
@@ -152,6 +167,12 @@ async fn uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answe
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/request", tag = "stacky",
+    params(("request_id" = String, Query, description = "req-<uuid>"),
+        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+        Paging),
+    responses((status = 200, description = "The request's nova events, oldest first", body = Table)))]
 async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let request_id = params::request_id(params.required("request_id")?)?;
@@ -172,6 +193,14 @@ async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/search", tag = "stacky",
+    params(("field" = String, Query, description = "nova: instance, request_id, tenant, event, host, service, publisher, state, old_state, old_task, task, routing_key, message_id; glance: uuid, request_id, event, host, service, publisher, status, owner, routing_key, message_id"),
+        ("value" = String, Query, description = "The value the field equals"),
+        ("service" = Option<String>, Query, description = "nova (default), glance or generic"),
+        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+        Paging),
+    responses((status = 200, description = "Matching events, newest first; `[]` when none", body = Table)))]
 async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let service = params.service()?;
@@ -180,7 +209,7 @@ async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
     let allowed = service.search_fields();
     let Some((_, column)) = allowed.iter().find(|(name, _)| *name == field) else {
         let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::bad(format!(
             "unknown field {field:?}; use one of {}",
             names.join(", ")
         ))
@@ -205,9 +234,13 @@ async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
 
 fn integer_path(text: &str, what: &str) -> Result<i64, ApiError> {
     text.parse::<i64>()
-        .map_err(|_| ApiError::BadRequest(format!("{what} must be an integer, not {text:?}")))
+        .map_err(|_| ApiError::bad(format!("{what} must be an integer, not {text:?}")))
 }
 
+#[utoipa::path(get, path = "/stacky/show/{event_id}", tag = "stacky",
+    params(("event_id" = i64, Path, description = "The event's `#`"),
+        ("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+    responses((status = 200, description = "`[<key/value table>, <pretty JSON of [routing key, body]>, <uuid>]`", body = Vec<serde_json::Value>)))]
 async fn show(
     State(state): State<AppState>,
     Path(event_id): Path<String>,
@@ -218,9 +251,7 @@ async fn show(
     let id = integer_path(&event_id, "the event id")?;
     let event = queries::event_by_id(&state.pool, service, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound {
-            what: format!("event {id}"),
-        })?;
+        .ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
     let (status_key, status) = match service {
         Service::Glance => ("Status", &event.image_status),
         _ => ("State", &event.state),
@@ -254,6 +285,12 @@ async fn show(
 /// At most this many events per `watch` answer.
 const WATCH_LIMIT: i64 = 1000;
 
+#[utoipa::path(get, path = "/stacky/watch/{deployment_id}", tag = "stacky",
+    params(("deployment_id" = i64, Path, description = "A deployment's `#`; 0 watches every deployment"),
+        ("since" = Option<String>, Query, description = "Decimal unix seconds; default two seconds ago"),
+        ("event_name" = Option<String>, Query, description = "Only events of this name"),
+        ("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+    responses((status = 200, description = "`[<column widths>, <events>, <now as unix seconds>]`, at most 1000 events", body = Vec<serde_json::Value>)))]
 async fn watch(
     State(state): State<AppState>,
     Path(deployment): Path<String>,
@@ -265,7 +302,7 @@ async fn watch(
     let deployment_id = i32::try_from(deployment_id)
         .ok()
         .filter(|id| *id >= 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("no deployment {deployment_id}")))?;
+        .ok_or_else(|| ApiError::bad(format!("no deployment {deployment_id}")))?;
     // Cut to the second, as StackTach did, so answers can be cached.
     let now = Utc::now().trunc_subsecs(0);
     let since = params
@@ -311,6 +348,12 @@ async fn watch(
     ])))
 }
 
+#[utoipa::path(get, path = "/stacky/timings", tag = "stacky",
+    params(("name" = String, Query, description = "An operation, e.g. compute.instance.create"),
+        ("end_when_min" = Option<String>, Query, description = "Earliest end time, decimal unix seconds"),
+        ("end_when_max" = Option<String>, Query, description = "Latest end time, decimal unix seconds"),
+        Paging),
+    responses((status = 200, description = "Complete timings of the operation, shortest first", body = Table)))]
 async fn timings(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let name = params.required("name")?;
@@ -323,6 +366,9 @@ async fn timings(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/timings/uuid", tag = "stacky",
+    params(("uuid" = String, Query, description = "Instance UUID")),
+    responses((status = 200, description = "Every timing of the instance, marked S (start only), E (end only) or . (complete)", body = Table)))]
 async fn timings_of_uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let uuid = params::uuid(params.required("uuid")?)?;
@@ -350,6 +396,11 @@ struct OperationSummary {
     holders_by_bucket: BTreeMap<i16, summary::Holders>,
 }
 
+#[utoipa::path(get, path = "/stacky/summary", tag = "stacky",
+    params(("when_min" = Option<String>, Query, description = "Earliest end time, decimal unix seconds"),
+        ("when_max" = Option<String>, Query, description = "Latest end time, decimal unix seconds"),
+        ("percentiles" = Option<String>, Query, description = "Comma-separated percentiles in (0, 100], e.g. 50,95,99")),
+    responses((status = 200, description = "Per operation: N, min, max, average and the percentiles asked for", body = Table)))]
 async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let window = params.window("when_min", "when_max")?;
@@ -397,7 +448,7 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
 async fn summarize(
     state: &AppState,
     window: Window,
-) -> Result<BTreeMap<String, OperationSummary>, StackyError> {
+) -> Result<BTreeMap<String, OperationSummary>, ApiError> {
     let split = summary::split(window);
     let operations = queries::summary_operations(&state.pool).await?;
     let mut summaries: BTreeMap<String, OperationSummary> = BTreeMap::new();
@@ -472,7 +523,7 @@ fn percentiles(text: Option<&str>) -> Result<Vec<f64>, ApiError> {
     text.split(',')
         .map(|item| match item.trim().parse::<f64>() {
             Ok(value) if (0.0..=100.0).contains(&value) && value > 0.0 => Ok(value),
-            _ => Err(ApiError::BadRequest(format!(
+            _ => Err(ApiError::bad(format!(
                 "percentiles must be numbers in (0, 100], not {item:?}"
             ))),
         })
@@ -487,16 +538,18 @@ fn format_percentile(value: f64) -> String {
     }
 }
 
+#[utoipa::path(get, path = "/stacky/kpi", tag = "stacky",
+    responses((status = 200, description = "Requests of the last day with their end-to-end time", body = Table)))]
 async fn kpi_all(State(state): State<AppState>) -> Answer {
     kpi_table(&state, None).await
 }
 
+#[utoipa::path(get, path = "/stacky/kpi/{tenant_id}", tag = "stacky",
+    params(("tenant_id" = String, Path, description = "A tenant")),
+    responses((status = 200, description = "The tenant's requests of the last day", body = Table)))]
 async fn kpi_of_tenant(State(state): State<AppState>, Path(tenant): Path<String>) -> Answer {
     if !queries::tenant_exists(&state.pool, &tenant).await? {
-        return Err(ApiError::NotFound {
-            what: format!("tenant {tenant}"),
-        }
-        .into());
+        return Err(ApiError::not_found(format!("tenant {tenant}")));
     }
     kpi_table(&state, Some(&tenant)).await
 }
@@ -529,6 +582,9 @@ fn optional_when(time: Option<chrono::DateTime<Utc>>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+#[utoipa::path(get, path = "/stacky/usage/launches", tag = "stacky",
+    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    responses((status = 200, description = "Launches", body = Table)))]
 async fn launches(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let rows = queries::launches(
@@ -556,6 +612,9 @@ async fn launches(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/usage/deletes", tag = "stacky",
+    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    responses((status = 200, description = "Deletes", body = Table)))]
 async fn deletes(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let rows = queries::deletes(
@@ -574,6 +633,9 @@ async fn deletes(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     Ok(table(json!(["UUID", "Launched At", "Deleted At"]), rows))
 }
 
+#[utoipa::path(get, path = "/stacky/usage/exists", tag = "stacky",
+    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    responses((status = 200, description = "Exists records", body = Table)))]
 async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let rows = queries::exists(
@@ -607,6 +669,11 @@ async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
     ))
 }
 
+#[utoipa::path(get, path = "/stacky/reports", tag = "stacky",
+    params(("created_from" = Option<String>, Query, description = "Decimal unix seconds; default a day ago"),
+        ("created_to" = Option<String>, Query, description = "Decimal unix seconds; default now"),
+        Paging),
+    responses((status = 200, description = "Reports created in the window", body = Table)))]
 async fn reports(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let now = Utc::now();
@@ -641,6 +708,14 @@ const REPORT_SEARCH_FIELDS: [&str; 7] = [
     "offset",
 ];
 
+#[utoipa::path(get, path = "/stacky/reports/search", tag = "stacky",
+    params(("id" = Option<i64>, Query, description = "A report id"),
+        ("name" = Option<String>, Query, description = "A report name"),
+        ("created" = Option<String>, Query, description = "Created on this day, YYYY-MM-DD"),
+        ("period_start" = Option<String>, Query, description = "YYYY-MM-DD HH:MM:SS"),
+        ("period_end" = Option<String>, Query, description = "YYYY-MM-DD HH:MM:SS"),
+        Paging),
+    responses((status = 200, description = "Matching reports; any other parameter is a 400", body = Table)))]
 async fn search_reports(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let unknown = params.unknown(&REPORT_SEARCH_FIELDS);
@@ -650,7 +725,7 @@ async fn search_reports(State(state): State<AppState>, RawQuery(query): RawQuery
             unknown.join(", "),
             REPORT_SEARCH_FIELDS.join(", ")
         );
-        return Err(ApiError::BadRequest(why).into());
+        return Err(ApiError::bad(why).into());
     }
     let filter = report_filter(&params)?;
     let rows = queries::reports_matching(&state.pool, &filter, params.paging()?).await?;
@@ -679,14 +754,14 @@ fn report_filter(params: &Params) -> Result<queries::ReportFilter, ApiError> {
         chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
             .map(|time| Some(time.and_utc()))
             .map_err(|_| {
-                ApiError::BadRequest(format!("{name} must be YYYY-MM-DD HH:MM:SS, not {text:?}"))
+                ApiError::bad(format!("{name} must be YYYY-MM-DD HH:MM:SS, not {text:?}"))
             })
     };
     let created_day =
         match params.get("created") {
             None => None,
             Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(
-                |_| ApiError::BadRequest(format!("created must be YYYY-MM-DD, not {text:?}")),
+                |_| ApiError::bad(format!("created must be YYYY-MM-DD, not {text:?}")),
             )?),
         };
     Ok(queries::ReportFilter {
@@ -701,12 +776,13 @@ fn report_filter(params: &Params) -> Result<queries::ReportFilter, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/stacky/report/{report_id}", tag = "stacky",
+    params(("report_id" = i64, Path, description = "A report id")),
+    responses((status = 200, description = "The stored report: its metadata object, then its rows", body = serde_json::Value)))]
 async fn report(State(state): State<AppState>, Path(report_id): Path<String>) -> Answer {
     let id = integer_path(&report_id, "the report id")?;
     let body = queries::report_body(&state.pool, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound {
-            what: format!("report {id}"),
-        })?;
+        .ok_or_else(|| ApiError::not_found(format!("report {id}")))?;
     Ok(Json(body))
 }

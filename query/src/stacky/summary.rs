@@ -3,79 +3,16 @@
 //! the timings themselves, and the exact minimum and maximum from the timings
 //! indexes. Pure decisions over values; `routes` runs the queries.
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tach_schema::histogram::{upper_bound_us, MAX_BUCKET};
 
 use super::params::Window;
 
-/// Whole hours of end time `[from, until)`, read from the aggregates; a side
-/// is open when None.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Hours {
-    /// First whole hour, inclusive.
-    pub from: Option<DateTime<Utc>>,
-    /// End of the last whole hour, exclusive.
-    pub until: Option<DateTime<Utc>>,
-}
-
-/// A window split into whole hours and the partial hours around them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split {
-    /// The whole hours, or None when the window holds none.
-    pub hours: Option<Hours>,
-    /// End-time ranges `[from, until)` read from the timings, at most two,
-    /// each inside one hour.
-    pub edges: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-}
-
-fn hour() -> TimeDelta {
-    TimeDelta::hours(1)
-}
-
-/// The hour an end time is counted in, as the aggregates count it.
-fn floor_hour(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.duration_trunc(hour()).unwrap_or(time)
-}
-
-fn ceil_hour(time: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = floor_hour(time);
-    if floor == time {
-        floor
-    } else {
-        floor + hour()
-    }
-}
+pub use crate::hours::{Hours, Split};
 
 /// Splits an inclusive window into the whole hours inside it and its
-/// partial edge hours (`when_max` is inclusive, so its edge ends 1 µs later).
+/// partial edge hours.
 pub fn split(window: Window) -> Split {
-    let first_full = window.min.map(ceil_hour);
-    let after_full = window
-        .max
-        .map(|max| floor_hour(max + TimeDelta::microseconds(1)));
-    let inclusive_end = |max: DateTime<Utc>| max + TimeDelta::microseconds(1);
-    let empty_middle =
-        matches!((first_full, after_full), (Some(first), Some(after)) if first >= after);
-    let edges = match (window.min, window.max) {
-        (None, None) => vec![],
-        (Some(min), None) => vec![(min, first_full.unwrap_or(min))],
-        (None, Some(max)) => vec![(after_full.unwrap_or(max), inclusive_end(max))],
-        (Some(min), Some(max)) if empty_middle => vec![(min, inclusive_end(max))],
-        (Some(min), Some(max)) => vec![
-            (min, first_full.unwrap_or(min)),
-            (after_full.unwrap_or(max), inclusive_end(max)),
-        ],
-    };
-    Split {
-        hours: (!empty_middle).then_some(Hours {
-            from: first_full,
-            until: after_full,
-        }),
-        edges: edges
-            .into_iter()
-            .filter(|(from, until)| from < until)
-            .collect(),
-    }
+    crate::hours::split_inclusive(window.min, window.max)
 }
 
 /// At most this many hours holding an extreme bucket are probed one by one
@@ -164,6 +101,7 @@ pub fn greater(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
     use tach_schema::histogram::bucket_of;
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -27,6 +27,13 @@ impl TestApi {
         }
     }
 
+    /// The router over a given state, with requests timing out after `timeout`.
+    pub fn with_timeout(state: tach_query::AppState, timeout: Duration) -> TestApi {
+        TestApi {
+            router: tach_query::router(state, timeout),
+        }
+    }
+
     /// The router serving `pool`, with release writes requiring `api_token`
     /// as a bearer token when it is set (`TACH_API_TOKEN`).
     pub fn with_token(pool: sqlx::PgPool, api_token: Option<&str>) -> TestApi {
@@ -89,6 +96,18 @@ impl TestApi {
         let (status, body) = self.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
+    }
+
+    /// Sends any request through the router; returns the status and the
+    /// body: its JSON, `null` when empty, else its text as a JSON string.
+    pub async fn request(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let (status, bytes) = self.send(request).await;
+        if bytes.is_empty() {
+            return (status, Value::Null);
+        }
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, body)
     }
 
     /// Sends a request through the router; returns the status and the body's bytes.

@@ -4,12 +4,14 @@
 
 mod commands;
 mod consistency;
+mod edge;
 mod fault_injection;
 mod glance_usage;
 mod ingest;
 mod ingest_faults;
 mod metrics;
 mod never_stops;
+mod openapi;
 mod oslo_messaging;
 mod reads;
 mod releases;

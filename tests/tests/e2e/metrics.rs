@@ -76,7 +76,7 @@ async fn metrics_name_every_series_and_pass_promtool() {
         "{exposition}"
     );
     assert!(
-        exposition.contains("route=\"/stacky/deployments/\""),
+        exposition.contains("route=\"/stacky/deployments\""),
         "{exposition}"
     );
 

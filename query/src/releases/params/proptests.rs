@@ -68,13 +68,13 @@ fn query() -> impl Strategy<Value = String> {
 /// Asserts that `result` is a value or a 400 whose message names one of
 /// the parameters given (as it is, or quoted).
 fn check<T>(
-    result: Result<T, ReleaseError>,
+    result: Result<T, ApiError>,
     pairs: &[(String, String)],
 ) -> Result<(), TestCaseError> {
     let Err(error) = result else {
         return Ok(());
     };
-    let ReleaseError::Api(ApiError::BadRequest(message)) = &error else {
+    let ApiError::BadRequest { message, .. } = &error else {
         return Err(TestCaseError::fail(format!("not a 400: {error:?}")));
     };
     // A name is quoted where it may be anything (an unknown field, even
@@ -172,7 +172,7 @@ proptest! {
 
     #[test]
     fn ids_are_refused_naming_what_they_are(text in "(?s).{0,40}") {
-        if let Err(ReleaseError::Api(ApiError::BadRequest(message))) = uuid("package id", &text) {
+        if let Err(ApiError::BadRequest { message, .. }) = uuid("package id", &text) {
             prop_assert!(message.starts_with("package id "), "{message:?}");
         }
     }

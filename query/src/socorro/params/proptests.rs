@@ -99,17 +99,29 @@ fn input() -> impl Strategy<Value = String> {
 }
 
 /// Asserts that `error` is a 400 that says why and names `parameter`.
-fn check_refusal(error: &SocorroError, parameter: &str) -> Result<(), TestCaseError> {
-    prop_assert!(
-        matches!(&error.error, ApiError::BadRequest(message) if !message.trim().is_empty()),
-        "{error:?}"
-    );
-    prop_assert_eq!(error.parameter.as_deref(), Some(parameter));
+fn check_refusal(error: &ApiError, parameter: &str) -> Result<(), TestCaseError> {
+    let ApiError::BadRequest {
+        message,
+        parameter: named,
+    } = error
+    else {
+        return Err(TestCaseError::fail(format!("not a 400: {error:?}")));
+    };
+    prop_assert!(!message.trim().is_empty(), "{error:?}");
+    prop_assert_eq!(named.as_deref(), Some(parameter));
     Ok(())
 }
 
+/// The parameter a 400 names, if any.
+fn parameter_of(error: &ApiError) -> String {
+    match error {
+        ApiError::BadRequest { parameter, .. } => parameter.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// Asserts that `result` is a value or a refusal naming `parameter`.
-fn refused_for<T>(result: Result<T, SocorroError>, parameter: &str) -> Result<(), TestCaseError> {
+fn refused_for<T>(result: Result<T, ApiError>, parameter: &str) -> Result<(), TestCaseError> {
     match &result {
         Ok(_) => Ok(()),
         Err(error) => check_refusal(error, parameter),
@@ -152,7 +164,7 @@ proptest! {
             Err(error) => {
                 // Only a parameter name that is not valid percent-encoded
                 // UTF-8 is refused this early; it names itself.
-                let parameter = error.parameter.clone().unwrap_or_default();
+                let parameter = parameter_of(&error);
                 return check_refusal(&error, &parameter);
             }
         };
@@ -168,13 +180,13 @@ proptest! {
             refused_for(params.choice(name, &["any", "plugin"], "any"), name)?;
         }
         if let Err(error) = params.paging() {
-            let parameter = error.parameter.clone().unwrap_or_default();
+            let parameter = parameter_of(&error);
             prop_assert!(["result_number", "result_offset"].contains(&parameter.as_str()));
             check_refusal(&error, &parameter)?;
         }
         let now = parse_date("2015-11-30").unwrap();
         if let Err(error) = Search::parse(&params, now, "Firefox") {
-            let parameter = error.parameter.clone().unwrap_or_default();
+            let parameter = parameter_of(&error);
             prop_assert!(SEARCH_NAMES.contains(&parameter.as_str()), "{error:?}");
             check_refusal(&error, &parameter)?;
         }

@@ -75,7 +75,7 @@ fn query() -> impl Strategy<Value = String> {
 /// Asserts that `result` is a value or a 400 whose message contains `names`.
 fn refused_naming<T>(result: Result<T, ApiError>, names: &str) -> Result<(), TestCaseError> {
     if let Err(error) = result {
-        let ApiError::BadRequest(message) = &error else {
+        let ApiError::BadRequest { message, .. } = &error else {
             return Err(TestCaseError::fail(format!("not a 400: {error:?}")));
         };
         prop_assert!(
@@ -110,14 +110,14 @@ proptest! {
                 prop_assert!((0..=HARD_LIMIT).contains(&paging.limit));
                 prop_assert!(paging.offset >= 0);
             }
-            Err(ApiError::BadRequest(message)) => {
+            Err(ApiError::BadRequest { message, .. }) => {
                 prop_assert!(message.starts_with("limit ") || message.starts_with("offset "));
             }
             Err(other) => return Err(TestCaseError::fail(format!("not a 400: {other:?}"))),
         }
         refused_naming(params.service(), "service")?;
         if let Err(error) = params.window("when_min", "when_max") {
-            let ApiError::BadRequest(message) = &error else {
+            let ApiError::BadRequest { message, .. } = &error else {
                 return Err(TestCaseError::fail(format!("not a 400: {error:?}")));
             };
             prop_assert!(message.starts_with("when_min ") || message.starts_with("when_max "));

@@ -1,0 +1,73 @@
+//! Who may write: release writes need `Authorization: Bearer <token>` when
+//! `TACH_API_TOKEN` is set. A handler that writes takes [`WriteAccess`]; the
+//! route cannot run without it, and its OpenAPI operation declares the
+//! bearer scheme (`security(("bearer" = []))`).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Proof that the request may write.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteAccess;
+
+impl FromRequestParts<AppState> for WriteAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<WriteAccess, ApiError> {
+        if may_write(state.api_token.as_deref(), &parts.headers) {
+            Ok(WriteAccess)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// True without a token to expect, or when `headers` carry it as a bearer token.
+pub fn may_write(expected: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(expected) = expected else {
+        return true;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|token| same_token(token.trim(), expected))
+}
+
+/// Compares in time independent of where the first difference is, so the
+/// answer's timing does not reveal a prefix of the token.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn writes_are_open_without_a_token_and_need_it_with_one() {
+        assert!(may_write(None, &HeaderMap::new()));
+        assert!(!may_write(Some("s3cret"), &HeaderMap::new()));
+        assert!(may_write(Some("s3cret"), &bearer("Bearer s3cret")));
+        assert!(!may_write(Some("s3cret"), &bearer("Bearer s3cre")));
+        assert!(!may_write(Some("s3cret"), &bearer("Basic s3cret")));
+    }
+}
