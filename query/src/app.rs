@@ -235,5 +235,30 @@ mod tests {
             assert!(documented.iter().any(|known| known == path), "{path}");
         }
         assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        let mut references = Vec::new();
+        collect_references(&json, &mut references);
+        assert!(!references.is_empty());
+        for reference in references {
+            let name = reference.strip_prefix("#/components/schemas/").unwrap_or(&reference);
+            assert!(
+                json["components"]["schemas"].get(name).is_some(),
+                "{reference} does not resolve"
+            );
+        }
+    }
+
+    fn collect_references(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                if let Some(serde_json::Value::String(reference)) = fields.get("$ref") {
+                    found.push(reference.clone());
+                }
+                fields.values().for_each(|field| collect_references(field, found));
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| collect_references(item, found))
+            }
+            _ => {}
+        }
     }
 }

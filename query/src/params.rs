@@ -104,9 +104,11 @@ pub struct Page {
 #[allow(dead_code)]
 pub struct Paging {
     /// Most rows to return (default and cap per endpoint).
-    limit: Option<u64>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    limit: Option<i64>,
     /// Rows to skip (default 0).
-    offset: Option<u64>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    offset: Option<i64>,
 }
 
 #[cfg(test)]

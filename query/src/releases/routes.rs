@@ -59,6 +59,43 @@ pub fn routes() -> Routes {
     }
 }
 
+/// `field` of `/info` and `/stats`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum GroupField {
+    User,
+    Users,
+    Team,
+    Teams,
+    Platform,
+    Platforms,
+    Package,
+    Packages,
+}
+
+/// `subject` of `/stats/by_date`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DatedSubject {
+    Release,
+    Package,
+}
+
+/// `unit` of `/stats/by_date`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DateUnit {
+    Year,
+    Month,
+    Week,
+    Iso,
+    Day,
+    Hour,
+}
+
 /// The filters of `GET /releases` (times are Orlo's, e.g. 2015-11-30T12:00:00Z).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -189,7 +226,7 @@ async fn list_packages(State(state): State<AppState>, RawQuery(query): RawQuery)
 }
 
 #[utoipa::path(get, path = "/packages/{package_id}", tag = "releases",
-    params(("package_id" = String, Path, description = "The package id (a UUID)")),
+    params(("package_id" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 200, description = "The package", body = schemas::Packages)))]
 async fn one_package(State(state): State<AppState>, Path(package_id): Path<String>) -> Answer {
     let package_id = params::uuid("package id", &package_id)?;
@@ -265,7 +302,7 @@ async fn info_answer(state: &AppState, field: &str, scope: Scope) -> Answer {
 }
 
 #[utoipa::path(get, path = "/info/{field}", tag = "releases",
-    params(("field" = String, Path, description = "user, team, platform or package (also plural)"), ScopeFilters),
+    params(("field" = inline(GroupField), Path, description = "What the counts are grouped by"), ScopeFilters),
     responses((status = 200, description = "Release counts per value of the field", body = schemas::InfoCounts)))]
 async fn info(
     State(state): State<AppState>,
@@ -276,7 +313,7 @@ async fn info(
 }
 
 #[utoipa::path(get, path = "/info/{field}/{name}", tag = "releases",
-    params(("field" = String, Path, description = "user, team, platform or package (also plural)"),
+    params(("field" = inline(GroupField), Path, description = "What the counts are grouped by"),
         ("name" = String, Path, description = "One value of the field"), ScopeFilters),
     responses((status = 200, description = "Release counts of that value", body = schemas::InfoCounts)))]
 async fn info_of(
@@ -328,7 +365,7 @@ async fn stats(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answ
 }
 
 #[utoipa::path(get, path = "/stats/{field}", tag = "releases",
-    params(("field" = String, Path, description = "user, team, platform or package (also plural)"), ScopeFilters),
+    params(("field" = inline(GroupField), Path, description = "What the counts are grouped by"), ScopeFilters),
     responses((status = 200, description = "Counts per value of the field", body = schemas::StatsCounts)))]
 async fn stats_of_field(
     State(state): State<AppState>,
@@ -340,7 +377,7 @@ async fn stats_of_field(
 }
 
 #[utoipa::path(get, path = "/stats/{field}/{name}", tag = "releases",
-    params(("field" = String, Path, description = "user, team, platform or package (also plural)"),
+    params(("field" = inline(GroupField), Path, description = "What the counts are grouped by"),
         ("name" = String, Path, description = "One value of the field"), ScopeFilters),
     responses((status = 200, description = "Counts of that value", body = schemas::StatsCounts)))]
 async fn stats_of_name(
@@ -353,8 +390,8 @@ async fn stats_of_name(
 }
 
 #[utoipa::path(get, path = "/stats/by_date/{subject}", tag = "releases",
-    params(("subject" = String, Path, description = "release or package"),
-        ("unit" = Option<String>, Query, description = "year, month (default), week, iso, day or hour")),
+    params(("subject" = inline(DatedSubject), Path, description = "Releases or packages"),
+        ("unit" = inline(Option<DateUnit>), Query, description = "month when absent")),
     responses((status = 200, description = "Counts by date", body = schemas::DatedCounts)))]
 async fn stats_by_date(
     State(state): State<AppState>,
@@ -430,7 +467,7 @@ async fn release_event(state: &AppState, release: &str, kind: &str) -> Answer {
 }
 
 #[utoipa::path(post, path = "/releases/{release}/start", tag = "releases", security((), ("bearer" = [])),
-    params(("release" = String, Path, description = "The release id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn start_release(
     State(state): State<AppState>,
@@ -441,7 +478,7 @@ async fn start_release(
 }
 
 #[utoipa::path(post, path = "/releases/{release}/stop", tag = "releases", security((), ("bearer" = [])),
-    params(("release" = String, Path, description = "The release id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn stop_release(
     State(state): State<AppState>,
@@ -453,7 +490,7 @@ async fn stop_release(
 
 #[utoipa::path(post, path = "/releases/{release}/notes", tag = "releases", security((), ("bearer" = [])),
     request_body(content = schemas::Note, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
-    params(("release" = String, Path, description = "The release id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn add_note(
     State(state): State<AppState>,
@@ -474,7 +511,7 @@ async fn add_note(
 
 #[utoipa::path(post, path = "/releases/{release}/metadata", tag = "releases", security((), ("bearer" = [])),
     request_body(content = Object, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
-    params(("release" = String, Path, description = "The release id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn add_metadata(
     State(state): State<AppState>,
@@ -491,7 +528,7 @@ async fn add_metadata(
 
 #[utoipa::path(post, path = "/releases/{release}/packages", tag = "releases", security((), ("bearer" = [])),
     request_body(content = schemas::NewPackage, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
-    params(("release" = String, Path, description = "The release id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 200, description = "Created", body = schemas::Created)))]
 async fn create_package(
     State(state): State<AppState>,
@@ -520,7 +557,7 @@ async fn create_package(
 }
 
 #[utoipa::path(post, path = "/releases/{release}/packages/{package}/start", tag = "releases", security((), ("bearer" = [])),
-    params(("release" = String, Path, description = "The release id (a UUID)"), ("package" = String, Path, description = "The package id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]
 async fn start_package(
     State(state): State<AppState>,
@@ -535,7 +572,7 @@ async fn start_package(
 
 #[utoipa::path(post, path = "/releases/{release}/packages/{package}/stop", tag = "releases", security((), ("bearer" = [])),
     request_body(content = schemas::PackageStop, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
-    params(("release" = String, Path, description = "The release id (a UUID)"), ("package" = String, Path, description = "The package id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]
 async fn stop_package(
     State(state): State<AppState>,
@@ -560,7 +597,7 @@ async fn stop_package(
 
 #[utoipa::path(post, path = "/releases/{release}/packages/{package}/results", tag = "releases", security((), ("bearer" = [])),
     request_body(content = schemas::Results, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
-    params(("release" = String, Path, description = "The release id (a UUID)"), ("package" = String, Path, description = "The package id (a UUID)")),
+    params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]
 async fn add_results(
     State(state): State<AppState>,

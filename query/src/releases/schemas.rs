@@ -105,6 +105,7 @@ pub struct NewRelease {
     /// A platform or a list of them.
     #[schema(value_type = serde_json::Value)]
     platforms: serde_json::Value,
+    #[schema(min_length = 1)]
     user: String,
     team: Option<String>,
     /// A reference or a list of them.
@@ -118,7 +119,9 @@ pub struct NewRelease {
 /// `POST /releases/{release}/packages`.
 #[derive(ToSchema)]
 pub struct NewPackage {
+    #[schema(min_length = 1)]
     name: String,
+    #[schema(min_length = 1)]
     version: String,
     rollback: Option<bool>,
     diff_url: Option<String>,
@@ -127,6 +130,7 @@ pub struct NewPackage {
 /// `POST /releases/{release}/notes`.
 #[derive(ToSchema)]
 pub struct Note {
+    #[schema(min_length = 1)]
     text: String,
 }
 

@@ -332,9 +332,12 @@ fn push_parts(query: &mut QueryBuilder<Postgres>, search: &Search, split: &HourS
         Some(signature) => push_signature_parts(query, search, signature, split),
         None => push_version_parts(query, search, split),
     }
+    // Named as the aggregates name them: when the period holds no whole
+    // hour (or ends before it starts) this arm is the only one.
     query.push(
-        "SELECT signature, 1, (os_name LIKE 'Win%')::int, (os_name LIKE 'Mac%')::int,
-                (os_name LIKE 'Lin%')::int, (hangid IS NOT NULL)::int, (process = 'plugin')::int
+        "SELECT signature, 1 AS total, (os_name LIKE 'Win%')::int AS win_count,
+                (os_name LIKE 'Mac%')::int AS mac_count, (os_name LIKE 'Lin%')::int AS linux_count,
+                (hangid IS NOT NULL)::int AS hang_count, (process = 'plugin')::int AS plugin_count
          FROM crash_reports WHERE ((date_processed >= ",
     );
     query

@@ -58,6 +58,49 @@ pub fn routes() -> Routes {
     }
 }
 
+/// `search_mode`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SearchMode {
+    Default,
+    IsExactly,
+    Contains,
+    StartsWith,
+}
+
+/// `report_process`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ReportProcess {
+    Any,
+    Browser,
+    Plugin,
+    Content,
+}
+
+/// `report_type`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ReportType {
+    Any,
+    Crash,
+    Hang,
+}
+
+/// `crash_type` of `/crashes/signatures`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum CrashType {
+    All,
+    Browser,
+    Plugin,
+    Content,
+}
+
 /// The filters `/search/*`, `/crashes/comments` and `/report/list` share
 /// (API.md §2); lists are `+`-separated.
 #[derive(IntoParams)]
@@ -74,11 +117,14 @@ struct SearchFilters {
     /// Fields the terms are searched in (signature by default).
     #[param(rename = "in")]
     fields: Option<String>,
-    /// `default`, `is_exactly`, `contains`, `starts_with` or `ends_with`.
-    search_mode: Option<String>,
+    /// How terms match (default: starts with).
+    #[param(inline)]
+    search_mode: Option<SearchMode>,
     /// Start of the period (YYYY-MM-DD, YYYY-MM-DD HH:MM:SS[.S] or ISO 8601; default a week ago).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End of the period (default now).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Operating systems.
     os: Option<String>,
@@ -92,20 +138,25 @@ struct SearchFilters {
     build_from: Option<i64>,
     /// Highest build id.
     build_to: Option<i64>,
-    /// `any`, `browser`, `plugin` or `content`.
-    report_process: Option<String>,
-    /// `any`, `crash` or `hang`.
-    report_type: Option<String>,
+    /// Which process crashed (default any).
+    #[param(inline)]
+    report_process: Option<ReportProcess>,
+    /// Crashes, hangs or both (default any).
+    #[param(inline)]
+    report_type: Option<ReportType>,
     /// Plugin terms (with report_process=plugin).
     plugin_terms: Option<String>,
     /// Plugin fields the terms are searched in.
     plugin_in: Option<String>,
     /// How plugin terms match.
-    plugin_search_mode: Option<String>,
+    #[param(inline)]
+    plugin_search_mode: Option<SearchMode>,
     /// Most hits (default 100, at most 1000).
-    result_number: Option<u64>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    result_number: Option<i64>,
     /// Hits to skip.
-    result_offset: Option<u64>,
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    result_offset: Option<i64>,
 }
 
 /// The parameters of a request to `service`: the path after it, and the query.
@@ -115,7 +166,7 @@ fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Param
 }
 
 #[utoipa::path(get, path = "/crashes/comments", tag = "socorro",
-    params(("signature" = String, Query, description = "The signature"), SearchFilters),
+    params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "User comments of the matching crashes", body = Hits<schemas::Comment>)))]
 async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/comments", None)?;
@@ -138,7 +189,7 @@ async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 #[utoipa::path(get, path = "/crashes/paireduuid", tag = "socorro",
-    params(("uuid" = String, Query, description = "A crash of the pair"),
+    params(("uuid" = String, Query, min_length = 1, description = "A crash of the pair"),
         ("hangid" = Option<String>, Query, description = "The pair's hang id, when known")),
     responses((status = 200, description = "The other crash(es) of the hang pair", body = Hits<schemas::PairedUuid>)))]
 async fn paired_uuid(State(state): State<AppState>, uri: Uri) -> Answer {
@@ -237,13 +288,13 @@ impl TopCrashersRequest {
 /// Top crashers: the current period and the one before it, each read from
 /// the aggregates (and the reports of its partial edge hours), then ranked.
 #[utoipa::path(get, path = "/crashes/signatures", tag = "socorro",
-    params(("product" = String, Query, description = "The product"),
-        ("version" = String, Query, description = "The version"),
-        ("end_date" = Option<String>, Query, description = "End of the period (default now)"),
-        ("duration" = Option<i64>, Query, description = "The period in hours, 1 to 87840 (default 168)"),
-        ("crash_type" = Option<String>, Query, description = "all (default), browser, plugin or content"),
+    params(("product" = String, Query, min_length = 1, description = "The product"),
+        ("version" = String, Query, min_length = 1, description = "The version"),
+        ("end_date" = Option<String>, Query, format = DateTime, description = "End of the period (default now)"),
+        ("duration" = Option<i64>, Query, minimum = 1, maximum = 87840, description = "The period in hours, 1 to 87840 (default 168)"),
+        ("crash_type" = inline(Option<CrashType>), Query, description = "all when absent"),
         ("os" = Option<String>, Query, description = "Only this operating system (a prefix)"),
-        ("limit" = Option<u64>, Query, description = "Most signatures (default 100, at most 1000)")),
+        ("limit" = Option<i64>, Query, minimum = 0, maximum = 9223372036854775807_i64, description = "Most signatures (default 100, at most 1000)")),
     responses((status = 200, description = "Top crashers of the period, ranked against the period before", body = schemas::TopCrashers)))]
 async fn top_crashers(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/signatures", None)?;
@@ -264,8 +315,8 @@ async fn top_crashers(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 #[utoipa::path(get, path = "/extensions", tag = "socorro",
-    params(("uuid" = String, Query, description = "The crash"),
-        ("date" = String, Query, description = "Its date_processed")),
+    params(("uuid" = String, Query, min_length = 1, description = "The crash"),
+        ("date" = String, Query, format = DateTime, description = "Its date_processed")),
     responses((status = 200, description = "Extensions of the crash report", body = Hits<schemas::Extension>)))]
 async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/extensions", None)?;
@@ -291,9 +342,9 @@ async fn extensions(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 #[utoipa::path(get, path = "/products/builds", tag = "socorro",
-    params(("product" = String, Query, description = "The product"),
+    params(("product" = String, Query, min_length = 1, description = "The product"),
         ("version" = Option<String>, Query, description = "Only this version"),
-        ("from_date" = Option<String>, Query, description = "Builds since (also date_from; default a week ago)")),
+        ("from_date" = Option<String>, Query, format = Date, description = "Builds since (also date_from; default a week ago)")),
     responses((status = 200, description = "Nightly and beta builds", body = Vec<schemas::Build>)))]
 async fn builds(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/products/builds", None)?;
@@ -427,7 +478,7 @@ async fn matching_reports(
 }
 
 #[utoipa::path(get, path = "/report/list", tag = "socorro",
-    params(("signature" = String, Query, description = "The signature"), SearchFilters),
+    params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "Reports of the signature", body = Hits<schemas::Report>)))]
 async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/report/list", None)?;
@@ -442,7 +493,7 @@ async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 #[utoipa::path(get, path = "/util/versions_info", tag = "socorro",
-    params(("versions" = String, Query, description = "`Product:Version` items")),
+    params(("versions" = String, Query, pattern = "^[^:+]+:[^+]+([+][^:+]+:[^+]+)*$", description = "`Product:Version` items, `+`-separated")),
     responses((status = 200, description = "Per `Product:Version` asked for and known", body = std::collections::HashMap<String, schemas::VersionInfo>)))]
 async fn versions_info(State(state): State<AppState>, uri: Uri) -> Answer {
     let params = params_of(&uri, "/util/versions_info", None)?;

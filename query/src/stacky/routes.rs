@@ -50,6 +50,39 @@ pub fn routes() -> Routes {
     }
 }
 
+/// `service`, as documented.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ServiceName {
+    Nova,
+    Glance,
+    Generic,
+}
+
+/// `field` of `stacky/search`, as documented (which are allowed depends on `service`).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum SearchField {
+    Instance,
+    Uuid,
+    RequestId,
+    Tenant,
+    Event,
+    Host,
+    Service,
+    Publisher,
+    State,
+    OldState,
+    OldTask,
+    Task,
+    Status,
+    Owner,
+    RoutingKey,
+    MessageId,
+}
+
 /// A stacky table: row 0 is the header, each other row one answer.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -111,7 +144,7 @@ fn families_or_all(params: &Params) -> Result<Vec<&'static str>, ApiError> {
 }
 
 #[utoipa::path(get, path = "/stacky/events", tag = "stacky",
-    params(("service" = Option<String>, Query, description = "nova, glance or generic; every service's names when absent")),
+    params(("service" = inline(Option<ServiceName>), Query, description = "Every service's names when absent")),
     responses((status = 200, description = "Distinct event names", body = Table)))]
 async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -123,7 +156,7 @@ async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
 }
 
 #[utoipa::path(get, path = "/stacky/hosts", tag = "stacky",
-    params(("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+    params(("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
     responses((status = 200, description = "Distinct hosts", body = Table)))]
 async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -135,10 +168,10 @@ async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answ
 }
 
 #[utoipa::path(get, path = "/stacky/uuid", tag = "stacky",
-    params(("uuid" = String, Query, description = "Instance UUID (glance: image UUID)"),
-        ("service" = Option<String>, Query, description = "nova (default), glance or generic"),
-        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
-        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+    params(("uuid" = String, Query, format = Uuid, description = "Instance UUID (glance: image UUID)"),
+        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent"),
+        ("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest event time, decimal unix seconds"),
         Paging),
     responses((status = 200, description = "The events, oldest first; `[]` when none", body = Table)))]
 async fn uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -168,9 +201,9 @@ async fn uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answe
 }
 
 #[utoipa::path(get, path = "/stacky/request", tag = "stacky",
-    params(("request_id" = String, Query, description = "req-<uuid>"),
-        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
-        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+    params(("request_id" = String, Query, pattern = "^(req-)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$", description = "req-<uuid>"),
+        ("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest event time, decimal unix seconds"),
         Paging),
     responses((status = 200, description = "The request's nova events, oldest first", body = Table)))]
 async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -194,11 +227,11 @@ async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
 }
 
 #[utoipa::path(get, path = "/stacky/search", tag = "stacky",
-    params(("field" = String, Query, description = "nova: instance, request_id, tenant, event, host, service, publisher, state, old_state, old_task, task, routing_key, message_id; glance: uuid, request_id, event, host, service, publisher, status, owner, routing_key, message_id"),
-        ("value" = String, Query, description = "The value the field equals"),
-        ("service" = Option<String>, Query, description = "nova (default), glance or generic"),
-        ("when_min" = Option<String>, Query, description = "Earliest event time, decimal unix seconds"),
-        ("when_max" = Option<String>, Query, description = "Latest event time, decimal unix seconds"),
+    params(("field" = inline(SearchField), Query, description = "nova: instance, request_id, tenant, event, host, service, publisher, state, old_state, old_task, task, routing_key, message_id; glance: uuid, request_id, event, host, service, publisher, status, owner, routing_key, message_id"),
+        ("value" = String, Query, min_length = 1, description = "The value the field equals"),
+        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent"),
+        ("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest event time, decimal unix seconds"),
+        ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest event time, decimal unix seconds"),
         Paging),
     responses((status = 200, description = "Matching events, newest first; `[]` when none", body = Table)))]
 async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -239,7 +272,7 @@ fn integer_path(text: &str, what: &str) -> Result<i64, ApiError> {
 
 #[utoipa::path(get, path = "/stacky/show/{event_id}", tag = "stacky",
     params(("event_id" = i64, Path, description = "The event's `#`"),
-        ("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
     responses((status = 200, description = "`[<key/value table>, <pretty JSON of [routing key, body]>, <uuid>]`", body = Vec<serde_json::Value>)))]
 async fn show(
     State(state): State<AppState>,
@@ -286,10 +319,10 @@ async fn show(
 const WATCH_LIMIT: i64 = 1000;
 
 #[utoipa::path(get, path = "/stacky/watch/{deployment_id}", tag = "stacky",
-    params(("deployment_id" = i64, Path, description = "A deployment's `#`; 0 watches every deployment"),
-        ("since" = Option<String>, Query, description = "Decimal unix seconds; default two seconds ago"),
+    params(("deployment_id" = i32, Path, minimum = 0, description = "A deployment's `#`; 0 watches every deployment"),
+        ("since" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "decimal unix seconds; default two seconds ago"),
         ("event_name" = Option<String>, Query, description = "Only events of this name"),
-        ("service" = Option<String>, Query, description = "nova (default), glance or generic")),
+        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
     responses((status = 200, description = "`[<column widths>, <events>, <now as unix seconds>]`, at most 1000 events", body = Vec<serde_json::Value>)))]
 async fn watch(
     State(state): State<AppState>,
@@ -349,9 +382,9 @@ async fn watch(
 }
 
 #[utoipa::path(get, path = "/stacky/timings", tag = "stacky",
-    params(("name" = String, Query, description = "An operation, e.g. compute.instance.create"),
-        ("end_when_min" = Option<String>, Query, description = "Earliest end time, decimal unix seconds"),
-        ("end_when_max" = Option<String>, Query, description = "Latest end time, decimal unix seconds"),
+    params(("name" = String, Query, min_length = 1, description = "An operation, e.g. compute.instance.create"),
+        ("end_when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest end time, decimal unix seconds"),
+        ("end_when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest end time, decimal unix seconds"),
         Paging),
     responses((status = 200, description = "Complete timings of the operation, shortest first", body = Table)))]
 async fn timings(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -367,7 +400,7 @@ async fn timings(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
 }
 
 #[utoipa::path(get, path = "/stacky/timings/uuid", tag = "stacky",
-    params(("uuid" = String, Query, description = "Instance UUID")),
+    params(("uuid" = String, Query, format = Uuid, description = "Instance UUID")),
     responses((status = 200, description = "Every timing of the instance, marked S (start only), E (end only) or . (complete)", body = Table)))]
 async fn timings_of_uuid(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -397,8 +430,8 @@ struct OperationSummary {
 }
 
 #[utoipa::path(get, path = "/stacky/summary", tag = "stacky",
-    params(("when_min" = Option<String>, Query, description = "Earliest end time, decimal unix seconds"),
-        ("when_max" = Option<String>, Query, description = "Latest end time, decimal unix seconds"),
+    params(("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest end time, decimal unix seconds"),
+        ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest end time, decimal unix seconds"),
         ("percentiles" = Option<String>, Query, description = "Comma-separated percentiles in (0, 100], e.g. 50,95,99")),
     responses((status = 200, description = "Per operation: N, min, max, average and the percentiles asked for", body = Table)))]
 async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
@@ -583,7 +616,7 @@ fn optional_when(time: Option<chrono::DateTime<Utc>>) -> Value {
 }
 
 #[utoipa::path(get, path = "/stacky/usage/launches", tag = "stacky",
-    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    params(("instance" = Option<String>, Query, format = Uuid, description = "Only this instance"), Paging),
     responses((status = 200, description = "Launches", body = Table)))]
 async fn launches(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -613,7 +646,7 @@ async fn launches(State(state): State<AppState>, RawQuery(query): RawQuery) -> A
 }
 
 #[utoipa::path(get, path = "/stacky/usage/deletes", tag = "stacky",
-    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    params(("instance" = Option<String>, Query, format = Uuid, description = "Only this instance"), Paging),
     responses((status = 200, description = "Deletes", body = Table)))]
 async fn deletes(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -634,7 +667,7 @@ async fn deletes(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
 }
 
 #[utoipa::path(get, path = "/stacky/usage/exists", tag = "stacky",
-    params(("instance" = Option<String>, Query, description = "Only this instance (a UUID)"), Paging),
+    params(("instance" = Option<String>, Query, format = Uuid, description = "Only this instance"), Paging),
     responses((status = 200, description = "Exists records", body = Table)))]
 async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -670,8 +703,8 @@ async fn exists(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
 }
 
 #[utoipa::path(get, path = "/stacky/reports", tag = "stacky",
-    params(("created_from" = Option<String>, Query, description = "Decimal unix seconds; default a day ago"),
-        ("created_to" = Option<String>, Query, description = "Decimal unix seconds; default now"),
+    params(("created_from" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "decimal unix seconds; default a day ago"),
+        ("created_to" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "decimal unix seconds; default now"),
         Paging),
     responses((status = 200, description = "Reports created in the window", body = Table)))]
 async fn reports(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
