@@ -80,7 +80,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(middleware::from_fn_with_state(roots.clone(), in_family_shape))
+        .layer(middleware::from_fn_with_state(
+            roots.clone(),
+            in_family_shape,
+        ))
         .layer(middleware::from_fn(metrics::track));
     // Layers of a router run after its routing; the rewrite must run before,
     // so it wraps the routed application as this router's only service.
@@ -152,7 +155,9 @@ struct Document(Arc<str>);
 /// This document: OpenAPI 3.1 of every route, generated from the route tables.
 #[utoipa::path(get, path = "/openapi.json", tag = "tach",
     responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
-async fn openapi_document(axum::Extension(Document(document)): axum::Extension<Document>) -> Response {
+async fn openapi_document(
+    axum::Extension(Document(document)): axum::Extension<Document>,
+) -> Response {
     ([("content-type", "application/json")], document.to_string()).into_response()
 }
 
@@ -239,7 +244,9 @@ mod tests {
         collect_references(&json, &mut references);
         assert!(!references.is_empty());
         for reference in references {
-            let name = reference.strip_prefix("#/components/schemas/").unwrap_or(&reference);
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or(&reference);
             assert!(
                 json["components"]["schemas"].get(name).is_some(),
                 "{reference} does not resolve"
@@ -253,11 +260,13 @@ mod tests {
                 if let Some(serde_json::Value::String(reference)) = fields.get("$ref") {
                     found.push(reference.clone());
                 }
-                fields.values().for_each(|field| collect_references(field, found));
+                fields
+                    .values()
+                    .for_each(|field| collect_references(field, found));
             }
-            serde_json::Value::Array(items) => {
-                items.iter().for_each(|item| collect_references(item, found))
-            }
+            serde_json::Value::Array(items) => items
+                .iter()
+                .for_each(|item| collect_references(item, found)),
             _ => {}
         }
     }

@@ -54,7 +54,8 @@ impl Routes {
             for path in route_paths.paths.keys() {
                 router = router.route(path, method_router.clone());
                 if self.path_parameters {
-                    router = router.route(&format!("{path}/{{*parameters}}"), method_router.clone());
+                    router =
+                        router.route(&format!("{path}/{{*parameters}}"), method_router.clone());
                 }
                 let root = root_of(path).to_owned();
                 if !roots.iter().any(|(known, _)| *known == root) {
@@ -153,7 +154,10 @@ mod tests {
     fn old_spellings_are_rewritten_to_the_routed_path() {
         let roots = roots();
         let canonical = |path: &str| canonical_path(&roots, path);
-        assert_eq!(canonical("/stacky/summary/").as_deref(), Some("/stacky/summary"));
+        assert_eq!(
+            canonical("/stacky/summary/").as_deref(),
+            Some("/stacky/summary")
+        );
         assert_eq!(canonical("/stacky/summary"), None);
         assert_eq!(canonical("/"), None);
         assert_eq!(
@@ -173,6 +177,9 @@ mod tests {
         );
         assert_eq!(canonical("/releasesx"), None);
         assert_eq!(canonical("/search/").as_deref(), Some("/search/signatures"));
-        assert_eq!(canonical("/bpapi/search").as_deref(), Some("/search/signatures"));
+        assert_eq!(
+            canonical("/bpapi/search").as_deref(),
+            Some("/search/signatures")
+        );
     }
 }

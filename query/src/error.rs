@@ -136,10 +136,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status(), reply).into_response();
         if matches!(self, ApiError::Unauthorized) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -302,7 +301,11 @@ mod tests {
             }})
         );
         assert_eq!(
-            error_body(Family::Socorro, StatusCode::NOT_FOUND, &reply("x not found", None)),
+            error_body(
+                Family::Socorro,
+                StatusCode::NOT_FOUND,
+                &reply("x not found", None)
+            ),
             serde_json::json!({"error": {"message": "x not found"}})
         );
         assert_eq!(

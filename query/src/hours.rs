@@ -105,11 +105,26 @@ mod tests {
 
     #[test]
     fn hours_round_down_and_up_to_boundaries() {
-        assert_eq!(floor_hour(at("2015-01-22 10:59:59.999999")), at("2015-01-22 10:00:00"));
-        assert_eq!(floor_hour(at("2015-01-22 11:00:00")), at("2015-01-22 11:00:00"));
-        assert_eq!(ceil_hour(at("2015-01-22 10:00:00.000001")), at("2015-01-22 11:00:00"));
-        assert_eq!(ceil_hour(at("2015-01-22 11:00:00")), at("2015-01-22 11:00:00"));
-        assert_eq!(ceil_hour(at("2015-12-31 23:30:00")), at("2016-01-01 00:00:00"));
+        assert_eq!(
+            floor_hour(at("2015-01-22 10:59:59.999999")),
+            at("2015-01-22 10:00:00")
+        );
+        assert_eq!(
+            floor_hour(at("2015-01-22 11:00:00")),
+            at("2015-01-22 11:00:00")
+        );
+        assert_eq!(
+            ceil_hour(at("2015-01-22 10:00:00.000001")),
+            at("2015-01-22 11:00:00")
+        );
+        assert_eq!(
+            ceil_hour(at("2015-01-22 11:00:00")),
+            at("2015-01-22 11:00:00")
+        );
+        assert_eq!(
+            ceil_hour(at("2015-12-31 23:30:00")),
+            at("2016-01-01 00:00:00")
+        );
     }
 
     #[test]
@@ -118,7 +133,10 @@ mod tests {
             Some(at("2015-01-22 10:17:00")),
             Some(at("2015-01-22 13:41:07.5")),
         );
-        assert_eq!(split.hours, whole("2015-01-22 11:00:00", "2015-01-22 13:00:00"));
+        assert_eq!(
+            split.hours,
+            whole("2015-01-22 11:00:00", "2015-01-22 13:00:00")
+        );
         assert_eq!(
             split.edges,
             [
@@ -130,8 +148,14 @@ mod tests {
 
     #[test]
     fn a_window_on_hour_boundaries_has_no_edges() {
-        let split = split(Some(at("2015-01-22 10:00:00")), Some(at("2015-01-22 13:00:00")));
-        assert_eq!(split.hours, whole("2015-01-22 10:00:00", "2015-01-22 13:00:00"));
+        let split = split(
+            Some(at("2015-01-22 10:00:00")),
+            Some(at("2015-01-22 13:00:00")),
+        );
+        assert_eq!(
+            split.hours,
+            whole("2015-01-22 10:00:00", "2015-01-22 13:00:00")
+        );
         assert!(split.edges.is_empty());
     }
 
@@ -141,7 +165,10 @@ mod tests {
             Some(at("2015-01-22 10:00:00")),
             Some(at("2015-01-22 12:59:59.999999")),
         );
-        assert_eq!(split.hours, whole("2015-01-22 10:00:00", "2015-01-22 13:00:00"));
+        assert_eq!(
+            split.hours,
+            whole("2015-01-22 10:00:00", "2015-01-22 13:00:00")
+        );
         assert!(split.edges.is_empty());
         let split = split_inclusive(None, Some(at("2015-01-22 13:00:00")));
         assert_eq!(
@@ -152,13 +179,19 @@ mod tests {
 
     #[test]
     fn a_window_inside_one_hour_reads_only_rows() {
-        let inside = split(Some(at("2015-01-22 10:17:00")), Some(at("2015-01-22 10:41:00")));
+        let inside = split(
+            Some(at("2015-01-22 10:17:00")),
+            Some(at("2015-01-22 10:41:00")),
+        );
         assert_eq!(inside.hours, None);
         assert_eq!(
             inside.edges,
             [(at("2015-01-22 10:17:00"), at("2015-01-22 10:41:00"))]
         );
-        let empty = split(Some(at("2015-01-22 10:00:00")), Some(at("2015-01-22 10:00:00")));
+        let empty = split(
+            Some(at("2015-01-22 10:00:00")),
+            Some(at("2015-01-22 10:00:00")),
+        );
         assert_eq!(empty.hours, None);
         assert!(empty.edges.is_empty());
     }

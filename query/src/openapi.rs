@@ -81,7 +81,8 @@ fn operations(
 
 /// The statuses every operation of a family may answer with an error, and why.
 fn error_statuses(method: &HttpMethod, secured: bool) -> Vec<(&'static str, &'static str)> {
-    let mut statuses = vec![
+    let mut statuses =
+        vec![
         ("400", "A parameter or the path is malformed; the message says which and why"),
         ("404", "What the request names does not exist"),
         ("500", "A fault of tach-query (logged)"),
@@ -94,7 +95,10 @@ fn error_statuses(method: &HttpMethod, secured: bool) -> Vec<(&'static str, &'st
         statuses.push(("413", "The request body is larger than the limit"));
     }
     if secured {
-        statuses.push(("401", "TACH_API_TOKEN is set and the bearer token is missing or wrong"));
+        statuses.push((
+            "401",
+            "TACH_API_TOKEN is set and the bearer token is missing or wrong",
+        ));
     }
     statuses
 }
@@ -120,6 +124,8 @@ fn add_error_responses(family: Family, method: HttpMethod, operation: &mut Opera
                     .build(),
             )
             .build();
-        responses.responses.insert(status.to_owned(), response.into());
+        responses
+            .responses
+            .insert(status.to_owned(), response.into());
     }
 }

@@ -133,11 +133,29 @@ mod tests {
             .unwrap()
             .page(50, 1000)
             .unwrap();
-        assert_eq!(page, Page { limit: 1000, offset: 3 });
+        assert_eq!(
+            page,
+            Page {
+                limit: 1000,
+                offset: 3
+            }
+        );
         let default = QueryPairs::parse(None).unwrap().page(50, 1000).unwrap();
-        assert_eq!(default, Page { limit: 50, offset: 0 });
+        assert_eq!(
+            default,
+            Page {
+                limit: 50,
+                offset: 0
+            }
+        );
         for bad in ["limit=-1", "limit=ten", "offset=1.5"] {
-            assert!(QueryPairs::parse(Some(bad)).unwrap().page(50, 1000).is_err(), "{bad}");
+            assert!(
+                QueryPairs::parse(Some(bad))
+                    .unwrap()
+                    .page(50, 1000)
+                    .is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -7,17 +7,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use utoipa::IntoParams;
-use utoipa_axum::routes;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 use tach_schema::release::is_success;
+use utoipa::IntoParams;
+use utoipa_axum::routes;
 
 use super::params::{self, Params};
 use super::queries::{self, GroupBy, PackageRow, ReleaseRow, Scope};
+use super::render;
 use super::schemas;
 use super::writes::{self, object_body, required_text};
-use super::render;
 use crate::auth::WriteAccess;
 use crate::edge::Routes;
 use crate::error::{ApiError, Family};
@@ -417,11 +417,7 @@ async fn stats_by_date(
 #[utoipa::path(post, path = "/releases", tag = "releases", security((), ("bearer" = [])),
     request_body(content = schemas::NewRelease, content_type = "application/json"),
     responses((status = 200, description = "Created and started", body = schemas::Created)))]
-async fn create_release(
-    State(state): State<AppState>,
-    _: WriteAccess,
-    body: Bytes,
-) -> Answer {
+async fn create_release(State(state): State<AppState>, _: WriteAccess, body: Bytes) -> Answer {
     let body = object_body(&body)?;
     let id = uuid::Uuid::new_v4().to_string();
     let payload = writes::create_payload(&id, &body)?;

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use tach_schema::{Delivery, ExchangeFamily, Store};
 
 use super::queries::PackageRow;
-use crate::state::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The deployment API writes are stored under.
 const API_DEPLOYMENT: &str = "api";

@@ -61,7 +61,9 @@ impl Params {
                 .or_insert_with(|| Raw::Path(value.to_owned()));
         }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
-            .map_err(|error| ApiError::bad_parameter("", format!("malformed query string: {error}")))?;
+            .map_err(|error| {
+                ApiError::bad_parameter("", format!("malformed query string: {error}"))
+            })?;
         for (key, value) in pairs {
             values.entry(key).or_insert(Raw::Query(value));
         }
@@ -81,8 +83,9 @@ impl Params {
 
     /// A single value that must be given and not empty.
     pub fn required(&self, name: &str) -> Result<String, ApiError> {
-        self.text(name)?
-            .ok_or_else(|| ApiError::bad_parameter(name, format!("missing mandatory parameter {name}")))
+        self.text(name)?.ok_or_else(|| {
+            ApiError::bad_parameter(name, format!("missing mandatory parameter {name}"))
+        })
     }
 
     /// A `+`-separated list; empty items are dropped.
@@ -93,8 +96,9 @@ impl Params {
             Some(Raw::Path(raw)) => raw
                 .split('+')
                 .map(|item| {
-                    percent_decode(item)
-                        .ok_or_else(|| ApiError::bad_parameter(name, "not valid percent-encoded UTF-8"))
+                    percent_decode(item).ok_or_else(|| {
+                        ApiError::bad_parameter(name, "not valid percent-encoded UTF-8")
+                    })
                 })
                 .collect::<Result<_, _>>()?,
         };

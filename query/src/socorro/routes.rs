@@ -8,18 +8,18 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use utoipa::IntoParams;
-use utoipa_axum::routes;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
+use utoipa::IntoParams;
+use utoipa_axum::routes;
 
 use super::params::{self, Params, Search};
 use super::queries::{self, Builds, HourSplit, Period};
 use super::render;
 use super::schemas::{self, Hits};
 use crate::edge::Routes;
-use crate::hours;
 use crate::error::{ApiError, Family};
+use crate::hours;
 use crate::state::AppState;
 
 type Answer = Result<Response, ApiError>;

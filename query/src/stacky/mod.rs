@@ -6,6 +6,7 @@ mod params;
 mod queries;
 mod render;
 mod routes;
+mod summarize;
 mod summary;
 
 pub use routes::routes;

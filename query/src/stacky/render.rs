@@ -1,10 +1,12 @@
 //! The StackTach wire format: tables as JSON lists whose row 0 is the
 //! header, and values printed as StackTach printed them (API.md §1).
 
+use axum::Json;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{json, Value};
 
 use super::params::Service;
+use super::queries::EventRow;
 
 /// `YYYY-MM-DD HH:MM:SS.ffffff`, without the fraction when it is zero.
 pub fn when(time: DateTime<Utc>) -> String {
@@ -105,6 +107,46 @@ pub fn event_header(service: Service) -> Value {
             "Request id"
         ]),
     }
+}
+
+/// A table: `header`, then `rows`.
+pub fn table(header: Value, rows: impl IntoIterator<Item = Value>) -> Json<Value> {
+    let mut table = vec![header];
+    table.extend(rows);
+    Json(Value::Array(table))
+}
+
+/// A table that is `[]`, not a lone header, when empty (uuid, search).
+pub fn table_or_empty(header: Value, rows: Vec<Value>) -> Json<Value> {
+    if rows.is_empty() {
+        return Json(json!([]));
+    }
+    table(header, rows)
+}
+
+pub fn event_row(service: Service, row: &EventRow) -> Value {
+    let head = json!([
+        row.id,
+        error_mark(row.is_error),
+        when(row.when),
+        row.deployment,
+        row.event,
+        row.host
+    ]);
+    let mut cells = head.as_array().cloned().unwrap_or_default();
+    match service {
+        Service::Nova => {
+            cells.extend([json!(row.state), json!(row.old_state), json!(row.old_task)])
+        }
+        Service::Glance => cells.push(json!(row.image_status)),
+        Service::Generic => cells.extend([json!(row.instance), json!(row.request_id)]),
+    }
+    Value::Array(cells)
+}
+
+/// A time, or null.
+pub fn optional_when(time: Option<chrono::DateTime<Utc>>) -> Value {
+    time.map(|time| json!(when(time))).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

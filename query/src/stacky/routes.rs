@@ -1,22 +1,22 @@
 //! The `stacky/*` routes and their handlers: parse the parameters, run the
 //! queries, render the table.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
-use utoipa_axum::routes;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
+use utoipa_axum::routes;
 
-use super::params::{self, Params, Service, Window};
-use super::queries::{self, EventRow, Order};
+use super::params::{self, Params, Service};
+use super::queries::{self, Order};
 use super::render;
+use super::render::{event_row, optional_when, table, table_or_empty};
+use super::summarize;
 use super::summary;
-use crate::state::AppState;
 use crate::edge::Routes;
 use crate::error::{ApiError, Family};
 use crate::params::Paging;
+use crate::state::AppState;
 
 type Answer = Result<Json<Value>, ApiError>;
 
@@ -87,40 +87,6 @@ enum SearchField {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct Table(Vec<Vec<serde_json::Value>>);
-
-fn table(header: Value, rows: impl IntoIterator<Item = Value>) -> Json<Value> {
-    let mut table = vec![header];
-    table.extend(rows);
-    Json(Value::Array(table))
-}
-
-/// A table that is `[]`, not a lone header, when empty (uuid, search).
-fn table_or_empty(header: Value, rows: Vec<Value>) -> Json<Value> {
-    if rows.is_empty() {
-        return Json(json!([]));
-    }
-    table(header, rows)
-}
-
-fn event_row(service: Service, row: &EventRow) -> Value {
-    let head = json!([
-        row.id,
-        render::error_mark(row.is_error),
-        render::when(row.when),
-        row.deployment,
-        row.event,
-        row.host
-    ]);
-    let mut cells = head.as_array().cloned().unwrap_or_default();
-    match service {
-        Service::Nova => {
-            cells.extend([json!(row.state), json!(row.old_state), json!(row.old_task)])
-        }
-        Service::Glance => cells.push(json!(row.image_status)),
-        Service::Generic => cells.extend([json!(row.instance), json!(row.request_id)]),
-    }
-    Value::Array(cells)
-}
 
 #[utoipa::path(get, path = "/stacky/deployments", tag = "stacky",
     responses((status = 200, description = "`[\"#\", \"Name\"]` per deployment", body = Table)))]
@@ -245,8 +211,7 @@ async fn search(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
         return Err(ApiError::bad(format!(
             "unknown field {field:?}; use one of {}",
             names.join(", ")
-        ))
-        .into());
+        )));
     };
     let window = params.window("when_min", "when_max")?;
     let rows = queries::events_where(
@@ -417,18 +382,6 @@ async fn timings_of_uuid(State(state): State<AppState>, RawQuery(query): RawQuer
     Ok(table(json!(["?", "Event", "Time (secs)"]), rows))
 }
 
-/// Count, total, exact extremes and histogram of one operation's timings.
-#[derive(Default)]
-struct OperationSummary {
-    count: i64,
-    total_us: i64,
-    buckets: Vec<(i16, i64)>,
-    min_us: Option<i64>,
-    max_us: Option<i64>,
-    /// Per bucket, the whole days and the hours around them holding it.
-    holders_by_bucket: BTreeMap<i16, summary::Holders>,
-}
-
 #[utoipa::path(get, path = "/stacky/summary", tag = "stacky",
     params(("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest end time, decimal unix seconds"),
         ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest end time, decimal unix seconds"),
@@ -437,8 +390,8 @@ struct OperationSummary {
 async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let window = params.window("when_min", "when_max")?;
-    let percentiles = percentiles(params.get("percentiles"))?;
-    let summaries = summarize(&state, window).await?;
+    let percentiles = summary::percentiles(params.get("percentiles"))?;
+    let summaries = summarize::summarize(&state, window).await?;
     let mut header = vec![
         json!("Event"),
         json!("N"),
@@ -449,7 +402,7 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
     header.extend(
         percentiles
             .iter()
-            .map(|p| json!(format!("p{}", format_percentile(*p)))),
+            .map(|p| json!(format!("p{}", summary::format_percentile(*p)))),
     );
     let rows = summaries.iter().filter_map(|(operation, summary)| {
         let (Some(min), Some(max)) = (summary.min_us, summary.max_us) else {
@@ -471,104 +424,6 @@ async fn summary(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
         Some(Value::Array(row))
     });
     Ok(table(Value::Array(header), rows))
-}
-
-/// Per nova operation: the aggregates of the whole hours inside the window
-/// (their whole days from the daily rollups; all time from the totals),
-/// plus the timings of its partial edge hours, with the exact extremes of
-/// both. Reads grow with the days and hours in the window, not with the
-/// timings.
-async fn summarize(
-    state: &AppState,
-    window: Window,
-) -> Result<BTreeMap<String, OperationSummary>, ApiError> {
-    let split = summary::split(window);
-    let operations = queries::summary_operations(&state.pool).await?;
-    let mut summaries: BTreeMap<String, OperationSummary> = BTreeMap::new();
-    if let Some(hours) = split.hours {
-        let all_time = hours == summary::Hours::default();
-        let days = tach_schema::rollup::split_into_days(hours.from, hours.until);
-        let totals = if all_time {
-            queries::all_time_totals(&state.pool).await?
-        } else {
-            queries::bucket_totals(&state.pool, &operations, &days).await?
-        };
-        for total in totals {
-            let summary = summaries.entry(total.operation).or_default();
-            summary.count += total.count;
-            summary.total_us += total.total_us;
-            summary.buckets.push((total.bucket, total.count));
-            summary
-                .holders_by_bucket
-                .insert(total.bucket, summary::Holders::new(total.days, total.hours));
-        }
-        let extremes = if all_time {
-            queries::min_max(&state.pool, &operations).await?
-        } else {
-            queries::hours_min_max(&state.pool, hours, &days, &hour_seeks(&summaries)).await?
-        };
-        for (operation, min_us, max_us) in extremes {
-            if let Some(summary) = summaries.get_mut(&operation) {
-                summary.min_us = min_us;
-                summary.max_us = max_us;
-            }
-        }
-    }
-    for (from, until) in split.edges {
-        for (operation, micros) in
-            queries::timings_ending_between(&state.pool, &operations, from, until).await?
-        {
-            let summary = summaries.entry(operation).or_default();
-            summary.count += 1;
-            summary.total_us += micros;
-            summary
-                .buckets
-                .push((tach_schema::histogram::bucket_of(micros), 1));
-            summary.min_us = summary::lesser(summary.min_us, Some(micros));
-            summary.max_us = summary::greater(summary.max_us, Some(micros));
-        }
-    }
-    summaries.retain(|_, summary| summary.count > 0);
-    Ok(summaries)
-}
-
-/// Where to find each operation's exact extremes in the whole hours: its
-/// lowest and highest bucket there, and how many days and hours hold each.
-fn hour_seeks(summaries: &BTreeMap<String, OperationSummary>) -> Vec<queries::ExtremeSeek> {
-    summaries
-        .iter()
-        .filter_map(|(operation, summary)| {
-            let (&lowest, &low_holders) = summary.holders_by_bucket.first_key_value()?;
-            let (&highest, &high_holders) = summary.holders_by_bucket.last_key_value()?;
-            Some(queries::ExtremeSeek {
-                operation: operation.clone(),
-                lowest: summary::seek_lowest(lowest, low_holders),
-                highest: summary::seek_highest(highest, high_holders),
-            })
-        })
-        .collect()
-}
-
-fn percentiles(text: Option<&str>) -> Result<Vec<f64>, ApiError> {
-    let Some(text) = text.filter(|text| !text.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    text.split(',')
-        .map(|item| match item.trim().parse::<f64>() {
-            Ok(value) if (0.0..=100.0).contains(&value) && value > 0.0 => Ok(value),
-            _ => Err(ApiError::bad(format!(
-                "percentiles must be numbers in (0, 100], not {item:?}"
-            ))),
-        })
-        .collect()
-}
-
-fn format_percentile(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{}", value as i64)
-    } else {
-        format!("{value}")
-    }
 }
 
 #[utoipa::path(get, path = "/stacky/kpi", tag = "stacky",
@@ -608,11 +463,6 @@ fn instance_filter(params: &Params) -> Result<Option<String>, ApiError> {
         .filter(|text| !text.is_empty())
         .map(params::uuid)
         .transpose()
-}
-
-fn optional_when(time: Option<chrono::DateTime<Utc>>) -> Value {
-    time.map(|time| json!(render::when(time)))
-        .unwrap_or(Value::Null)
 }
 
 #[utoipa::path(get, path = "/stacky/usage/launches", tag = "stacky",
@@ -758,7 +608,7 @@ async fn search_reports(State(state): State<AppState>, RawQuery(query): RawQuery
             unknown.join(", "),
             REPORT_SEARCH_FIELDS.join(", ")
         );
-        return Err(ApiError::bad(why).into());
+        return Err(ApiError::bad(why));
     }
     let filter = report_filter(&params)?;
     let rows = queries::reports_matching(&state.pool, &filter, params.paging()?).await?;
@@ -786,17 +636,15 @@ fn report_filter(params: &Params) -> Result<queries::ReportFilter, ApiError> {
         };
         chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
             .map(|time| Some(time.and_utc()))
-            .map_err(|_| {
-                ApiError::bad(format!("{name} must be YYYY-MM-DD HH:MM:SS, not {text:?}"))
-            })
+            .map_err(|_| ApiError::bad(format!("{name} must be YYYY-MM-DD HH:MM:SS, not {text:?}")))
     };
-    let created_day =
-        match params.get("created") {
-            None => None,
-            Some(text) => Some(chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(
-                |_| ApiError::bad(format!("created must be YYYY-MM-DD, not {text:?}")),
-            )?),
-        };
+    let created_day = match params.get("created") {
+        None => None,
+        Some(text) => Some(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| ApiError::bad(format!("created must be YYYY-MM-DD, not {text:?}")))?,
+        ),
+    };
     Ok(queries::ReportFilter {
         id: params
             .get("id")

@@ -6,6 +6,7 @@
 use tach_schema::histogram::{upper_bound_us, MAX_BUCKET};
 
 use super::params::Window;
+use crate::error::ApiError;
 
 pub use crate::hours::{Hours, Split};
 
@@ -98,6 +99,30 @@ pub fn greater(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// `percentiles=50,95,99`: each in (0, 100].
+pub fn percentiles(text: Option<&str>) -> Result<Vec<f64>, ApiError> {
+    let Some(text) = text.filter(|text| !text.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|item| match item.trim().parse::<f64>() {
+            Ok(value) if (0.0..=100.0).contains(&value) && value > 0.0 => Ok(value),
+            _ => Err(ApiError::bad(format!(
+                "percentiles must be numbers in (0, 100], not {item:?}"
+            ))),
+        })
+        .collect()
+}
+
+/// A percentile as its column names it: `p50`, `p99.9`.
+pub fn format_percentile(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +138,21 @@ mod tests {
             min: min.map(at),
             max: max.map(at),
         }
+    }
+
+    #[test]
+    fn percentiles_are_numbers_in_zero_to_a_hundred() {
+        assert_eq!(
+            percentiles(Some("50, 95,99.9")).unwrap(),
+            [50.0, 95.0, 99.9]
+        );
+        assert!(percentiles(None).unwrap().is_empty());
+        assert!(percentiles(Some("")).unwrap().is_empty());
+        for bad in ["0", "100.5", "abc", "50,", "-1", "NaN"] {
+            assert!(percentiles(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(format_percentile(99.0), "99");
+        assert_eq!(format_percentile(99.9), "99.9");
     }
 
     #[test]

@@ -25,10 +25,12 @@ fn example(parameter: &str) -> &'static str {
 fn fill(template: &str) -> String {
     template
         .split('/')
-        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => example(name).to_owned(),
-            None => segment.to_owned(),
-        })
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => example(name).to_owned(),
+                None => segment.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -84,7 +86,8 @@ async fn old_spellings_of_a_path_are_rewritten_not_redirected() {
     let versions = api.ok("/products/versions").await;
     assert_eq!(api.ok("/bpapi/products/versions/").await, versions);
     assert_eq!(
-        api.ok("/bpapi/crashes/signatures/product/Firefox/version/42.0/").await["crashes"],
+        api.ok("/bpapi/crashes/signatures/product/Firefox/version/42.0/")
+            .await["crashes"],
         json!([])
     );
     assert_eq!(api.ok("/release/").await, json!({"releases": []}));
@@ -109,7 +112,10 @@ async fn errors_axum_makes_take_the_familys_shape() {
         (
             request(Method::DELETE, "/stacky/summary/", vec![]),
             405,
-            json!([["Error", "Message"], ["Method Not Allowed", "method not allowed on this route"]]),
+            json!([
+                ["Error", "Message"],
+                ["Method Not Allowed", "method not allowed on this route"]
+            ]),
         ),
         (
             request(Method::POST, "/crashes/signatures", vec![]),
@@ -162,7 +168,10 @@ async fn a_request_over_the_timeout_is_a_503_in_the_familys_shape() {
     let cases = [
         (
             "/stacky/deployments/",
-            json!([["Error", "Message"], ["Service Unavailable", "the request took too long"]]),
+            json!([
+                ["Error", "Message"],
+                ["Service Unavailable", "the request took too long"]
+            ]),
         ),
         (
             "/products/versions/",

@@ -1012,9 +1012,16 @@ async fn bad_and_hostile_input_gets_a_400_or_an_empty_answer_never_a_500() {
     // a week ago) or holds no whole hour is read from the reports alone:
     // nothing, or what those minutes hold — never a 500.
     for data_type in ["signatures", "crashes"] {
-        for period in ["to=2000-01-01T00:00:00Z", "from=2015-11-30T10:10:00Z&to=2015-11-30T10:20:00Z"] {
+        for period in [
+            "to=2000-01-01T00:00:00Z",
+            "from=2015-11-30T10:10:00Z&to=2015-11-30T10:20:00Z",
+        ] {
             let path = format!("/search/{data_type}?{period}");
-            assert_eq!(api.ok(&path).await, json!({"hits": [], "total": 0}), "{path}");
+            assert_eq!(
+                api.ok(&path).await,
+                json!({"hits": [], "total": 0}),
+                "{path}"
+            );
         }
     }
     // Hostile strings as terms and values: empty answers, never a 500.

@@ -67,10 +67,7 @@ fn query() -> impl Strategy<Value = String> {
 
 /// Asserts that `result` is a value or a 400 whose message names one of
 /// the parameters given (as it is, or quoted).
-fn check<T>(
-    result: Result<T, ApiError>,
-    pairs: &[(String, String)],
-) -> Result<(), TestCaseError> {
+fn check<T>(result: Result<T, ApiError>, pairs: &[(String, String)]) -> Result<(), TestCaseError> {
     let Err(error) = result else {
         return Ok(());
     };
