@@ -22,6 +22,8 @@
 #   TACH_PRIVATE_PG_PORT     55432     TACH_PRIVATE_AMQP_PORT   55672
 #   TACH_PRIVATE_DIST_PORT   55673 (Erlang distribution)
 #   TACH_PRIVATE_EPMD_PORT   54369 (a private epmd, so the machine's epmd and nodes are untouched)
+#   TACH_PRIVATE_PG_TLS, TACH_PRIVATE_AMQP_TLS, TACH_PRIVATE_AMQPS_PORT, TACH_TLS_DIR, ...
+#                            opt-in TLS for the private instances: see deploy/lib/tls.sh.
 #
 # Every step prints one line starting with "tach:"; a failure prints
 # "tach: error: ..." and makes the function return non-zero.
@@ -38,6 +40,9 @@ TACH_RABBIT_BIN=${TACH_RABBIT_BIN:-/usr/lib/rabbitmq/bin}
 # Set to 1 by tach_services_up when it started the private instance itself.
 TACH_PG_STARTED=${TACH_PG_STARTED:-0}
 TACH_AMQP_STARTED=${TACH_AMQP_STARTED:-0}
+
+# shellcheck source=deploy/lib/tls.sh
+source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
 tach_say() { printf 'tach: %s\n' "$*" >&2; }
 tach_fail() { printf 'tach: error: %s\n' "$*" >&2; return 1; }
@@ -212,25 +217,37 @@ EOF
 }
 
 tach_pg_private_start() {
-    local pg_dir=$1 bindir=$2 port=$TACH_PRIVATE_PG_PORT
+    local pg_dir=$1 bindir=$2 port=$TACH_PRIVATE_PG_PORT tls_options listen
     if tach_as_pg_user "$bindir/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
         tach_fail "the private PostgreSQL in $pg_dir/data is running but not answering on 127.0.0.1:$port; stop it with deploy/stop.sh --all"
         return 1
     fi
-    tach_say "starting a private PostgreSQL on 127.0.0.1:$port (log: $pg_dir/postgres.log)"
+    # Empty unless TACH_PRIVATE_PG_TLS asks for TLS (deploy/lib/tls.sh).
+    tls_options=$(tach_pg_tls_prepare "$pg_dir") || return 1
+    listen=$(tach_pg_listen_addresses)
+    if [[ -n $tls_options ]]; then
+        tach_say "starting a private PostgreSQL on $listen port $port with TLS (TACH_PRIVATE_PG_TLS=$TACH_PRIVATE_PG_TLS, certificates: $TACH_TLS_DIR; log: $pg_dir/postgres.log)"
+    else
+        tach_say "starting a private PostgreSQL on 127.0.0.1:$port (log: $pg_dir/postgres.log)"
+    fi
     # The socket directory lives with the data; a unix socket path is limited to
     # 107 bytes, so a deep checkout falls back to TCP only.
     local socket_dir=$pg_dir/run
     ((${#socket_dir} > 90)) && socket_dir=''
     tach_as_pg_user "$bindir/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w -t 60 \
-        -o "-p $port -h 127.0.0.1 -k '$socket_dir'" start >/dev/null 2>&1 ||
+        -o "-p $port -h '$listen' -k '$socket_dir' $tls_options" start >/dev/null 2>&1 ||
         { tach_show_log "$pg_dir/postgres.log"; tach_fail "the private PostgreSQL did not start (log: $pg_dir/postgres.log)"; return 1; }
 }
 
 tach_pg_private_up() {
-    local port=$TACH_PRIVATE_PG_PORT pg_dir bindir
+    local port=$TACH_PRIVATE_PG_PORT pg_dir bindir tls=0
+    tach_pg_tls_enabled && tls=1
+    (($? < 2)) || return 1
     if tach_pg_answers 127.0.0.1 "$port"; then
         tach_say "reusing the private PostgreSQL already running on 127.0.0.1:$port"
+        if ((tls)); then
+            tach_tls_certs "$TACH_TLS_DIR" && tach_pg_tls_check "$port" || return 1
+        fi
         return 0
     fi
     tach_pg_ensure_installed || return 1
@@ -240,6 +257,9 @@ tach_pg_private_up() {
     tach_pg_private_start "$pg_dir" "$bindir" || return 1
     tach_pg_answers 127.0.0.1 "$port" ||
         tach_fail "the private PostgreSQL started but does not answer on 127.0.0.1:$port" || return 1
+    if ((tls)); then
+        tach_pg_tls_check "$port" "$bindir" || return 1
+    fi
     TACH_PG_STARTED=1
 }
 
@@ -306,11 +326,17 @@ disk_free_limit.absolute = 50MB
 log.console = false
 log.file.level = info
 EOF
+    # Nothing unless TACH_PRIVATE_AMQP_TLS asks for a TLS listener (deploy/lib/tls.sh).
+    tach_rabbit_tls_conf >>"$dir/rabbitmq.conf"
 }
 
 tach_rabbit_private_start() {
     local dir=$TACH_STATE_DIR/rabbitmq port=$TACH_PRIVATE_AMQP_PORT pid deadline
-    tach_say "starting a private RabbitMQ node $TACH_RABBIT_NODENAME on 127.0.0.1:$port (logs: $dir/log)"
+    if tach_amqp_tls_enabled 2>/dev/null; then
+        tach_say "starting a private RabbitMQ node $TACH_RABBIT_NODENAME on 127.0.0.1:$port and TLS on 127.0.0.1:$TACH_PRIVATE_AMQPS_PORT (TACH_PRIVATE_AMQP_TLS=$TACH_PRIVATE_AMQP_TLS, certificates: $TACH_TLS_DIR; logs: $dir/log)"
+    else
+        tach_say "starting a private RabbitMQ node $TACH_RABBIT_NODENAME on 127.0.0.1:$port (logs: $dir/log)"
+    fi
     # Started in its own session, in the background rather than with -detached,
     # so that a failure to boot lands in startup.log instead of vanishing.
     tach_rabbit_env
@@ -318,7 +344,9 @@ tach_rabbit_private_start() {
         </dev/null >"$dir/log/startup.log" 2>&1 &
     pid=$!
     deadline=$((SECONDS + 120))
-    until tach_amqp_answers 127.0.0.1 "$port"; do
+    # With TLS on, the TLS listener has to be up too.
+    until tach_amqp_answers 127.0.0.1 "$port" &&
+        { ! tach_amqp_tls_enabled 2>/dev/null || tach_tcp_open 127.0.0.1 "$TACH_PRIVATE_AMQPS_PORT"; }; do
         if ! kill -0 "$pid" 2>/dev/null; then
             tach_show_log "$dir/log/startup.log"
             tach_fail "the private RabbitMQ exited during startup (logs: $dir/log)"
@@ -326,7 +354,7 @@ tach_rabbit_private_start() {
         fi
         if ((SECONDS > deadline)); then
             tach_show_log "$dir/log/startup.log"
-            tach_fail "the private RabbitMQ did not answer on 127.0.0.1:$port within 120 s (logs: $dir/log)"
+            tach_fail "the private RabbitMQ did not answer on 127.0.0.1:$port (or its TLS port $TACH_PRIVATE_AMQPS_PORT, when on) within 120 s (logs: $dir/log)"
             return 1
         fi
         sleep 1
@@ -334,9 +362,14 @@ tach_rabbit_private_start() {
 }
 
 tach_amqp_private_up() {
-    local port=$TACH_PRIVATE_AMQP_PORT
+    local port=$TACH_PRIVATE_AMQP_PORT tls=0
+    tach_amqp_tls_enabled && tls=1
+    (($? < 2)) || return 1
     if tach_amqp_answers 127.0.0.1 "$port"; then
         tach_say "reusing the private RabbitMQ already running on 127.0.0.1:$port"
+        if ((tls)); then
+            tach_tls_certs "$TACH_TLS_DIR" && tach_amqp_tls_check "$TACH_PRIVATE_AMQPS_PORT" || return 1
+        fi
         return 0
     fi
     if [[ ! -x $TACH_RABBIT_BIN/rabbitmq-server ]]; then
@@ -348,8 +381,15 @@ tach_amqp_private_up() {
         tach_fail "port $port or $TACH_PRIVATE_DIST_PORT on 127.0.0.1 is taken by something that is not a RabbitMQ; set TACH_PRIVATE_AMQP_PORT/TACH_PRIVATE_DIST_PORT"
         return 1
     fi
-    tach_rabbit_private_prepare
+    if ((tls)) && tach_tcp_open 127.0.0.1 "$TACH_PRIVATE_AMQPS_PORT"; then
+        tach_fail "port $TACH_PRIVATE_AMQPS_PORT on 127.0.0.1 is taken; set TACH_PRIVATE_AMQPS_PORT"
+        return 1
+    fi
+    tach_rabbit_private_prepare || return 1
     tach_rabbit_private_start || return 1
+    if ((tls)); then
+        tach_amqp_tls_check "$TACH_PRIVATE_AMQPS_PORT" || return 1
+    fi
     TACH_AMQP_STARTED=1
 }
 

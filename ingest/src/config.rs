@@ -10,16 +10,22 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use tach_schema::ExchangeFamily;
 
+/// Settings that may carry a password, each also read from the file its
+/// `<NAME>_FILE` names (a mounted secret); `--help` never shows their values.
+pub const SECRET_SETTINGS: [&str; 2] = ["DATABASE_URL", "AMQP_URL"];
+
 /// Consumes events from RabbitMQ and stores each exactly once in PostgreSQL,
 /// keeping tach's aggregates up to date. Without a subcommand it consumes
 /// until SIGTERM or Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "tach-ingest", version, about, long_about = None)]
 pub struct Cli {
-    /// PostgreSQL URL. The database is created and migrated if missing.
+    /// PostgreSQL URL (or DATABASE_URL_FILE, a file holding it). The database
+    /// is created and migrated if missing.
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/tach",
         global = true
     )]
@@ -71,10 +77,12 @@ pub struct ReportArgs {
 /// Options of the consumer.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// RabbitMQ URL of the single deployment used when TACH_CONFIG is not set.
+    /// RabbitMQ URL of the single deployment used when TACH_CONFIG is not set
+    /// (or AMQP_URL_FILE, a file holding it).
     #[arg(
         long,
         env = "AMQP_URL",
+        hide_env_values = true,
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     pub amqp_url: String,
@@ -83,7 +91,8 @@ pub struct RunArgs {
     #[arg(long, env = "TACH_DEPLOYMENT", default_value = "local")]
     pub deployment: String,
 
-    /// TOML file listing several deployments (see deploy/tach.example.toml).
+    /// TOML file listing several deployments (see deploy/tach.example.toml);
+    /// `${NAME}` in any of its strings is the environment variable NAME.
     #[arg(long, env = "TACH_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -313,13 +322,64 @@ pub fn deployments(
     read_config_file(path)
 }
 
+/// Each deployment's `amqp_url_file` (a mounted secret holding the URL)
+/// becomes its `amqp_url`.
+fn read_url_files(document: &mut toml::Value) -> Result<(), String> {
+    let Some(deployments) = document
+        .get_mut("deployment")
+        .and_then(toml::Value::as_array_mut)
+    else {
+        return Ok(());
+    };
+    for deployment in deployments.iter_mut().filter_map(toml::Value::as_table_mut) {
+        let Some(file) = deployment.remove("amqp_url_file") else {
+            continue;
+        };
+        let name = deployment
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        if deployment.contains_key("amqp_url") {
+            return Err(format!(
+                "deployment {name}: set amqp_url or amqp_url_file, not both"
+            ));
+        }
+        let file = file
+            .as_str()
+            .ok_or_else(|| format!("deployment {name}: amqp_url_file must be a path"))?
+            .to_owned();
+        let lookup = |key: &str| (key == "AMQP_URL_FILE").then(|| file.clone());
+        let url = tach_schema::secrets::from_file_variant("AMQP_URL", lookup, |path| {
+            std::fs::read_to_string(path)
+        })
+        .map_err(|why| {
+            format!(
+                "deployment {name}: {}",
+                why.replace("AMQP_URL_FILE", "amqp_url_file")
+            )
+        })?
+        .unwrap_or_default();
+        deployment.insert("amqp_url".into(), toml::Value::String(url));
+    }
+    Ok(())
+}
+
 /// Parses a TACH_CONFIG file.
 pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<DeploymentConfig>> {
     use anyhow::Context;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading TACH_CONFIG {}", path.display()))?;
-    let file: ConfigFile =
+    let mut document: toml::Value =
         toml::from_str(&text).with_context(|| format!("parsing TACH_CONFIG {}", path.display()))?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    tach_schema::secrets::expand_toml(&mut document, &lookup)
+        .map_err(|why| anyhow::anyhow!("TACH_CONFIG {}: {why}", path.display()))?;
+    read_url_files(&mut document)
+        .map_err(|why| anyhow::anyhow!("TACH_CONFIG {}: {why}", path.display()))?;
+    let file: ConfigFile = document
+        .try_into()
+        .with_context(|| format!("parsing TACH_CONFIG {}", path.display()))?;
     anyhow::ensure!(
         !file.deployments.is_empty(),
         "TACH_CONFIG {} lists no [[deployment]]",
@@ -339,6 +399,70 @@ pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<DeploymentConfig>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_file_strings_take_environment_variables() {
+        // nextest runs each test in a process of its own.
+        std::env::set_var("TACH_TEST_BROKER_PASSWORD", "s3cret");
+        let path = std::env::temp_dir().join(format!("tach-config-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[[deployment]]\nname = \"r1\"\namqp_url = \"amqp://tach:${TACH_TEST_BROKER_PASSWORD}@mq:5672/%2f\"\n",
+        )
+        .unwrap();
+        let deployments = read_config_file(&path).unwrap();
+        assert_eq!(deployments[0].amqp_url, "amqp://tach:s3cret@mq:5672/%2f");
+        std::fs::write(
+            &path,
+            "[[deployment]]\nname = \"r1\"\namqp_url = \"${TACH_TEST_UNSET}\"\n",
+        )
+        .unwrap();
+        let error = format!("{:#}", read_config_file(&path).unwrap_err());
+        assert!(
+            error.ends_with("deployment: amqp_url: ${TACH_TEST_UNSET} is not set"),
+            "{error}"
+        );
+        let secret = path.with_extension("url");
+        std::fs::write(&secret, "amqp://tach:from-file@mq:5672/%2f\n").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[[deployment]]\nname = \"r1\"\namqp_url_file = {:?}\n",
+                secret.display().to_string()
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            read_config_file(&path).unwrap()[0].amqp_url,
+            "amqp://tach:from-file@mq:5672/%2f"
+        );
+        std::fs::remove_file(&secret).unwrap();
+        let error = format!("{:#}", read_config_file(&path).unwrap_err());
+        assert!(
+            error.contains("deployment r1: amqp_url_file: cannot read"),
+            "{error}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn deploy_tach_example_toml_parses_with_its_secret_file() {
+        let example = include_str!("../../deploy/tach.example.toml");
+        let dir = std::env::temp_dir().join(format!("tach-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("amqp_url");
+        std::fs::write(&secret, "amqp://tach:tach@rabbitmq:5672/%2f\n").unwrap();
+        let path = dir.join("tach.toml");
+        let text = example.replace("/run/secrets/amqp_url", &secret.display().to_string());
+        std::fs::write(&path, text).unwrap();
+        let deployments = read_config_file(&path).unwrap();
+        assert_eq!(deployments[0].name, "region-1");
+        assert_eq!(
+            deployments[0].amqp_url,
+            "amqp://tach:tach@rabbitmq:5672/%2f"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_example_config_parses() {

@@ -30,6 +30,8 @@ pub use config::{Cli, DeploymentConfig};
 /// and the fault-injection tests' copy of it are this call.
 pub fn run_process() -> anyhow::Result<()> {
     tach_schema::allocator::use_one_malloc_arena();
+    tach_schema::secrets::load_file_variants(&config::SECRET_SETTINGS)
+        .map_err(anyhow::Error::msg)?;
     let cli = <Cli as clap::Parser>::parse();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

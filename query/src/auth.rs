@@ -1,7 +1,9 @@
-//! Who may write: release writes need `Authorization: Bearer <token>` when
-//! `TACH_API_TOKEN` is set. A handler that writes takes [`WriteAccess`]; the
-//! route cannot run without it, and its OpenAPI operation declares the
-//! bearer scheme (`security(("bearer" = []))`).
+//! Who may write and who may see protected data. Release writes need
+//! `Authorization: Bearer <token>` when `TACH_API_TOKEN` is set: a handler
+//! that writes takes [`WriteAccess`], so the route cannot run without it,
+//! and its OpenAPI operation declares the bearer scheme. Socorro's protected
+//! crash fields need `TACH_READ_TOKEN` when it is set: a handler that shows
+//! them takes [`ReadAccess`], which says whether this request may.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,7 +23,7 @@ impl FromRequestParts<AppState> for WriteAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<WriteAccess, ApiError> {
-        if may_write(state.api_token.as_deref(), &parts.headers) {
+        if bears(state.api_token.as_deref(), &parts.headers) {
             Ok(WriteAccess)
         } else {
             Err(ApiError::Unauthorized)
@@ -29,8 +31,28 @@ impl FromRequestParts<AppState> for WriteAccess {
     }
 }
 
+/// Whether a request may see protected fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadAccess {
+    /// True without `TACH_READ_TOKEN`, or with it as the bearer token.
+    pub protected_fields: bool,
+}
+
+impl FromRequestParts<AppState> for ReadAccess {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<ReadAccess, std::convert::Infallible> {
+        Ok(ReadAccess {
+            protected_fields: bears(state.read_token.as_deref(), &parts.headers),
+        })
+    }
+}
+
 /// True without a token to expect, or when `headers` carry it as a bearer token.
-pub fn may_write(expected: Option<&str>, headers: &HeaderMap) -> bool {
+pub fn bears(expected: Option<&str>, headers: &HeaderMap) -> bool {
     let Some(expected) = expected else {
         return true;
     };
@@ -64,10 +86,10 @@ mod tests {
 
     #[test]
     fn writes_are_open_without_a_token_and_need_it_with_one() {
-        assert!(may_write(None, &HeaderMap::new()));
-        assert!(!may_write(Some("s3cret"), &HeaderMap::new()));
-        assert!(may_write(Some("s3cret"), &bearer("Bearer s3cret")));
-        assert!(!may_write(Some("s3cret"), &bearer("Bearer s3cre")));
-        assert!(!may_write(Some("s3cret"), &bearer("Basic s3cret")));
+        assert!(bears(None, &HeaderMap::new()));
+        assert!(!bears(Some("s3cret"), &HeaderMap::new()));
+        assert!(bears(Some("s3cret"), &bearer("Bearer s3cret")));
+        assert!(!bears(Some("s3cret"), &bearer("Bearer s3cre")));
+        assert!(!bears(Some("s3cret"), &bearer("Basic s3cret")));
     }
 }

@@ -7,19 +7,34 @@ use clap::Parser;
 /// The Socorro middleware's default product, as the seed gives it.
 pub const DEFAULT_PRODUCT: &str = "Firefox";
 
+/// Settings that may carry a password or a token, each also read from the
+/// file its `<NAME>_FILE` names (a mounted secret); `--help` never shows
+/// their values.
+pub const SECRET_SETTINGS: [&str; 3] =
+    ["DATABASE_URL", "TACH_QUERY_DATABASE_URL", "TACH_API_TOKEN"];
+
 /// Answers the StackTach `stacky/*` API, the Socorro middleware API and the
 /// release API from tach's tables.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tach-query", version, about, long_about = None)]
 pub struct Config {
-    /// PostgreSQL URL. With a read-only role tach-query waits for tach-ingest
-    /// to migrate the schema instead of migrating it itself.
+    /// PostgreSQL URL of the writing role (or DATABASE_URL_FILE): Orlo's
+    /// release writes, the release reads (so a read follows its write) and
+    /// migrations. With a role that may not migrate, tach-query waits for
+    /// tach-ingest to migrate the schema.
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/tach"
     )]
     pub database_url: String,
+
+    /// PostgreSQL URL every other read goes through (or
+    /// TACH_QUERY_DATABASE_URL_FILE): a read-only role, or a replica.
+    /// DATABASE_URL when unset.
+    #[arg(long, env = "TACH_QUERY_DATABASE_URL", hide_env_values = true)]
+    pub query_database_url: Option<String>,
 
     /// Address to listen on.
     #[arg(long, env = "TACH_QUERY_ADDR", default_value = "127.0.0.1:8000")]
@@ -29,14 +44,24 @@ pub struct Config {
     #[arg(long, env = "TACH_QUERY_MAX_CONNECTIONS", default_value_t = 16)]
     pub max_connections: u32,
 
-    /// Longest a request may take, in seconds, before it gets a 503.
-    #[arg(long, env = "TACH_QUERY_TIMEOUT_SECS", default_value_t = 30)]
+    /// Longest a request may take, in seconds, before it gets a 503. Its
+    /// statements get the same `statement_timeout`, so the database stops
+    /// the query of an abandoned request too.
+    #[arg(long, env = "TACH_QUERY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
 
     /// Bearer token the release write API requires (`Authorization: Bearer
-    /// <token>`); without it writes are open. Reads are always open.
+    /// <token>`; or TACH_API_TOKEN_FILE); without it writes are open. Reads
+    /// are always open.
     #[arg(long, env = "TACH_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
+
+    /// Bearer token that shows Socorro's protected crash fields (`email`,
+    /// `url`, `user_comments`; or TACH_READ_TOKEN_FILE): without it in a
+    /// request they are left out of its answer. Unset, every answer has them.
+    #[arg(long, env = "TACH_READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
 
     /// Product the Socorro middleware searches when a request names none.
     #[arg(long, env = "TACH_DEFAULT_PRODUCT", default_value = DEFAULT_PRODUCT)]

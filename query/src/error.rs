@@ -40,6 +40,9 @@ pub enum ApiError {
         /// What was not found.
         what: String,
     },
+    /// A statement ran into the statement timeout.
+    #[error("the request took too long")]
+    TimedOut,
     /// The database is unreachable or saturated.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -76,7 +79,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +90,13 @@ impl From<sqlx::Error> for ApiError {
         match error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 ApiError::Unavailable(error)
+            }
+            // 57014, query_canceled: the session's statement_timeout stopped
+            // a statement that took as long as the request may.
+            sqlx::Error::Database(database_error)
+                if database_error.code().as_deref() == Some("57014") =>
+            {
+                ApiError::TimedOut
             }
             // SQLSTATE class 22, data exception: a value from the request
             // that PostgreSQL cannot take (a NUL byte in text, a number or

@@ -13,6 +13,7 @@
 //!   parameter documentation), [`hours`] (hour and window arithmetic),
 //!   [`sql`] (SQL pieces), [`openapi`] (the document), [`metrics`],
 //!   [`config`].
+//! - [`process`]: what the binary runs.
 
 pub mod app;
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod hours;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod process;
 pub mod releases;
 pub mod socorro;
 pub mod sql;

@@ -40,7 +40,9 @@ pub fn document(families: Vec<(Family, Paths)>, schemas: Vec<(String, RefOr<Sche
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "TACH_API_TOKEN; release writes need it when it is set, reads never do",
+                        "TACH_API_TOKEN for release writes, which need it when it is set; \
+                         TACH_READ_TOKEN for Socorro's protected crash fields (email, url, \
+                         user_comments), left out of answers without it when it is set",
                     ))
                     .build(),
             ),
@@ -94,7 +96,7 @@ fn error_statuses(method: &HttpMethod, secured: bool) -> Vec<(&'static str, &'st
     if matches!(method, HttpMethod::Post) {
         statuses.push(("413", "The request body is larger than the limit"));
     }
-    if secured {
+    if secured && matches!(method, HttpMethod::Post) {
         statuses.push((
             "401",
             "TACH_API_TOKEN is set and the bearer token is missing or wrong",

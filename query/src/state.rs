@@ -5,21 +5,31 @@ use sqlx::PgPool;
 /// The state shared by every route.
 #[derive(Clone)]
 pub struct AppState {
-    /// The read pool.
+    /// Reads (TACH_QUERY_DATABASE_URL: a read-only role or a replica).
     pub pool: PgPool,
+    /// Release writes, and the release reads and existence checks that must
+    /// see them (DATABASE_URL, the writing role).
+    pub write_pool: PgPool,
     /// When set, release writes need `Authorization: Bearer <token>`
     /// (`TACH_API_TOKEN`); reads stay open.
     pub api_token: Option<String>,
+    /// When set, Socorro's protected crash fields (`email`, `url`,
+    /// `user_comments`) are only in answers to requests bearing it
+    /// (`TACH_READ_TOKEN`).
+    pub read_token: Option<String>,
     /// Product the Socorro middleware searches when a request names none.
     pub default_product: String,
 }
 
 impl AppState {
-    /// Reads from `pool`, release writes open, the seed's default product.
+    /// Reads and writes through `pool`, release writes open, the seed's
+    /// default product.
     pub fn new(pool: PgPool) -> AppState {
         AppState {
+            write_pool: pool.clone(),
             pool,
             api_token: None,
+            read_token: None,
             default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
         }
     }

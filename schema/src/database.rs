@@ -40,6 +40,11 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a caller waits for a connection before getting an error.
     pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for the pool's sessions, so the
+    /// database stops a statement whose caller gave up; none when None.
+    pub statement_timeout: Option<Duration>,
+    /// Whether a missing database is created (a read-only role cannot).
+    pub create_if_missing: bool,
 }
 
 impl Default for PoolSettings {
@@ -47,6 +52,8 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+            create_if_missing: true,
         }
     }
 }
@@ -59,7 +66,7 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, Databa
     // of rows through an index, and a parallel plan only ever appeared where
     // the planner misjudged a partition still filling (it then scanned it on
     // every batch, with workers that compete with the writers for the cores).
-    let options = PgConnectOptions::from_str(url)
+    let mut options = PgConnectOptions::from_str(url)
         .map_err(DatabaseError::BadUrl)?
         .options([
             ("timezone", "UTC"),
@@ -69,7 +76,13 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, Databa
             // ~250 ms compiling one that then ran in 20 ms.
             ("jit", "off"),
         ]);
-    create_database_if_missing(&options).await?;
+    if let Some(timeout) = settings.statement_timeout {
+        let millis = timeout.as_millis().max(1).to_string();
+        options = options.options([("statement_timeout", millis.as_str())]);
+    }
+    if settings.create_if_missing {
+        create_database_if_missing(&options).await?;
+    }
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)

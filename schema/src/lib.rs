@@ -22,6 +22,7 @@ pub mod prometheus;
 pub mod release;
 pub mod report;
 pub mod rollup;
+pub mod secrets;
 pub mod store;
 pub mod text;
 pub mod timestamp;

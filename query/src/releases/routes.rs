@@ -171,7 +171,7 @@ async fn ping() -> Answer {
 /// `{"releases": [...]}`: the releases with their packages, in order.
 async fn render_releases(state: &AppState, rows: &[ReleaseRow]) -> Answer {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let packages = queries::packages_of(&state.pool, &ids).await?;
+    let packages = queries::packages_of(&state.write_pool, &ids).await?;
     let releases: Vec<render::Release<'_>> = rows
         .iter()
         .map(|row| render::Release {
@@ -188,7 +188,7 @@ async fn render_releases(state: &AppState, rows: &[ReleaseRow]) -> Answer {
 async fn list_releases(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let filters = params.release_filters()?;
-    let rows = queries::releases(&state.pool, &filters, params.paging()?).await?;
+    let rows = queries::releases(&state.write_pool, &filters, params.paging()?).await?;
     render_releases(&state, &rows).await
 }
 
@@ -200,7 +200,7 @@ async fn list_releases(State(state): State<AppState>, RawQuery(query): RawQuery)
 async fn one_release(State(state): State<AppState>, Path(key): Path<String>) -> Answer {
     if let Ok(id) = uuid::Uuid::try_parse(&key) {
         let id = id.hyphenated().to_string();
-        let Some(row) = queries::release(&state.pool, &id).await? else {
+        let Some(row) = queries::release(&state.write_pool, &id).await? else {
             return Err(ApiError::not_found(format!("release {id}")));
         };
         return render_releases(&state, &[row]).await;
@@ -209,7 +209,7 @@ async fn one_release(State(state): State<AppState>, Path(key): Path<String>) -> 
     if key.chars().next().is_some_and(|c| c.is_ascii_digit()) {
         tags.push(format!("v{key}"));
     }
-    match queries::tag_object(&state.pool, &tags).await? {
+    match queries::tag_object(&state.write_pool, &tags).await? {
         Some(tag_object) => ok(tag_object),
         None => Err(ApiError::not_found(format!("release {key}"))),
     }
@@ -221,7 +221,7 @@ async fn one_release(State(state): State<AppState>, Path(key): Path<String>) -> 
 async fn list_packages(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let filters = params.package_filters()?;
-    let rows = queries::packages(&state.pool, &filters, params.paging()?).await?;
+    let rows = queries::packages(&state.write_pool, &filters, params.paging()?).await?;
     Ok(Json(render::Keyed("packages", rows)).into_response())
 }
 
@@ -230,15 +230,15 @@ async fn list_packages(State(state): State<AppState>, RawQuery(query): RawQuery)
     responses((status = 200, description = "The package", body = schemas::Packages)))]
 async fn one_package(State(state): State<AppState>, Path(package_id): Path<String>) -> Answer {
     let package_id = params::uuid("package id", &package_id)?;
-    match queries::package(&state.pool, None, &package_id).await? {
+    match queries::package(&state.write_pool, None, &package_id).await? {
         Some(row) => Ok(Json(render::Keyed("packages", [row])).into_response()),
         None => Err(ApiError::not_found(format!("package {package_id}"))),
     }
 }
 
 async fn environment(state: &AppState, name: &str) -> Result<render::Environment, ApiError> {
-    let revisions = queries::latest_revisions(&state.pool, name).await?;
-    let samples = queries::recent_samples(&state.pool, name, Utc::now()).await?;
+    let revisions = queries::latest_revisions(&state.write_pool, name).await?;
+    let samples = queries::recent_samples(&state.write_pool, name, Utc::now()).await?;
     Ok(render::Environment { revisions, samples })
 }
 
@@ -246,7 +246,7 @@ async fn environment(state: &AppState, name: &str) -> Result<render::Environment
     responses((status = 200, description = "Every environment: deployed revisions, status samples and plot data", body = schemas::Environments)))]
 async fn environments(State(state): State<AppState>) -> Answer {
     let mut answer = Vec::new();
-    for name in queries::environment_names(&state.pool).await? {
+    for name in queries::environment_names(&state.write_pool).await? {
         let environment = environment(&state, &name).await?;
         answer.push((name, environment));
     }
@@ -258,7 +258,7 @@ async fn environments(State(state): State<AppState>) -> Answer {
     responses((status = 200, description = "The environment", body = schemas::Environments)))]
 async fn one_environment(State(state): State<AppState>, Path(name): Path<String>) -> Answer {
     // No stored name holds a NUL (PostgreSQL text cannot): unknown, not a bad request.
-    if name.contains('\0') || !queries::environment_exists(&state.pool, &name).await? {
+    if name.contains('\0') || !queries::environment_exists(&state.write_pool, &name).await? {
         return Err(ApiError::not_found(format!("environment {name}")));
     }
     let environment = environment(&state, &name).await?;
@@ -293,7 +293,7 @@ fn scope(query: Option<&str>, name: Option<String>) -> Result<Scope, ApiError> {
 }
 
 async fn info_answer(state: &AppState, field: &str, scope: Scope) -> Answer {
-    let groups = queries::group_counts(&state.pool, group_of(field)?, &scope).await?;
+    let groups = queries::group_counts(&state.write_pool, group_of(field)?, &scope).await?;
     let answer: Map<String, Value> = groups
         .into_iter()
         .map(|group| (group.key, json!({"releases": group.releases})))
@@ -329,7 +329,7 @@ async fn info_of(
     responses((status = 200, description = "Each package's latest successful version", body = schemas::PackageVersions)))]
 async fn package_versions(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
-    let versions = queries::package_versions(&state.pool, params.get("platform")).await?;
+    let versions = queries::package_versions(&state.write_pool, params.get("platform")).await?;
     let answer: Map<String, Value> = versions
         .into_iter()
         .map(|(name, version)| (name, json!(version)))
@@ -338,7 +338,7 @@ async fn package_versions(State(state): State<AppState>, RawQuery(query): RawQue
 }
 
 async fn stats_answer(state: &AppState, group_by: GroupBy, scope: Scope) -> Answer {
-    let groups = queries::group_counts(&state.pool, group_by, &scope).await?;
+    let groups = queries::group_counts(&state.write_pool, group_by, &scope).await?;
     let mut answer: Map<String, Value> = groups
         .iter()
         .map(|group| (group.key.clone(), render::counts(group)))
@@ -410,7 +410,7 @@ async fn stats_by_date(
             "unit must be one of year, month, week, iso, day, hour, not {unit:?}"
         )));
     };
-    let rows = queries::dated(&state.pool, packages, unit).await?;
+    let rows = queries::dated(&state.write_pool, packages, unit).await?;
     ok(render::by_date(&rows))
 }
 
@@ -436,7 +436,7 @@ async fn create_release(State(state): State<AppState>, _: WriteAccess, body: Byt
 /// The release a write names, which must exist.
 async fn known_release(state: &AppState, release: &str) -> Result<String, ApiError> {
     let id = params::uuid("release id", release)?;
-    match queries::release(&state.pool, &id).await? {
+    match queries::release(&state.write_pool, &id).await? {
         Some(_) => Ok(id),
         None => Err(ApiError::not_found(format!("release {id}"))),
     }
@@ -450,7 +450,7 @@ async fn known_package(
 ) -> Result<PackageRow, ApiError> {
     let release_id = known_release(state, release).await?;
     let package_id = params::uuid("package id", package)?;
-    match queries::package(&state.pool, Some(&release_id), &package_id).await? {
+    match queries::package(&state.write_pool, Some(&release_id), &package_id).await? {
         Some(row) => Ok(row),
         None => Err(ApiError::not_found(format!("package {package_id}"))),
     }

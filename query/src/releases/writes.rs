@@ -115,7 +115,7 @@ pub async fn apply(state: &AppState, events: Vec<(&str, Value)>) -> Result<(), A
             .map_err(|error| ApiError::bad(format!("the request makes no valid event: {error}")))?;
         parsed.push(event);
     }
-    let store = Store::new(state.pool.clone());
+    let store = Store::new(state.write_pool.clone());
     let deployment_id = store.deployment_id(API_DEPLOYMENT).await?;
     store
         .write_batch(deployment_id, &parsed, &[])

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::queries::{ReportRow, TopCrasherRow};
+use crate::auth::ReadAccess;
 
 /// `{"hits": hits, "total": total}`, serialized from the rows themselves
 /// (`json!` would copy every hit into a new tree first).
@@ -58,9 +59,24 @@ pub fn day(date: Option<NaiveDate>) -> Value {
     json!(date.map(|date| date.to_string()))
 }
 
+/// Fields crash-stats shows only to those allowed to see personal data.
+pub const PROTECTED_FIELDS: [&str; 3] = ["email", "url", "user_comments"];
+
+/// Drops [`PROTECTED_FIELDS`] from `hit` unless `access` allows them.
+pub fn without_protected_fields(hit: &mut Value, access: ReadAccess) {
+    if access.protected_fields {
+        return;
+    }
+    if let Value::Object(fields) = hit {
+        for name in PROTECTED_FIELDS {
+            fields.shift_remove(name);
+        }
+    }
+}
+
 /// A report as `/search/crashes` and `/report/list` return it.
-pub fn report(row: &ReportRow) -> Value {
-    json!({
+pub fn report(row: &ReportRow, access: ReadAccess) -> Value {
+    let mut hit = json!({
         "uuid": row.uuid,
         "date_processed": report_time(row.date_processed),
         "client_crash_date": row.client_crash_date.map(report_time),
@@ -84,7 +100,9 @@ pub fn report(row: &ReportRow) -> Value {
         "PluginName": row.plugin_name,
         "PluginVersion": row.plugin_version,
         "PluginFilename": row.plugin_filename,
-    })
+    });
+    without_protected_fields(&mut hit, access);
+    hit
 }
 
 /// Sorts a period's signatures by count descending, ties by signature

@@ -17,6 +17,7 @@ use super::params::{self, Params, Search};
 use super::queries::{self, Builds, HourSplit, Period};
 use super::render;
 use super::schemas::{self, Hits};
+use crate::auth::ReadAccess;
 use crate::edge::Routes;
 use crate::error::{ApiError, Family};
 use crate::hours;
@@ -165,10 +166,10 @@ fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Param
     Params::parse(rest, uri.query(), positional)
 }
 
-#[utoipa::path(get, path = "/crashes/comments", tag = "socorro",
+#[utoipa::path(get, path = "/crashes/comments", tag = "socorro", security((), ("bearer" = [])),
     params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "User comments of the matching crashes", body = Hits<schemas::Comment>)))]
-async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
+async fn comments(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {
     let params = params_of(&uri, "/crashes/comments", None)?;
     let signature = params.required("signature")?;
     let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
@@ -177,12 +178,14 @@ async fn comments(State(state): State<AppState>, uri: Uri) -> Answer {
     let hits = rows
         .iter()
         .map(|row| {
-            json!({
+            let mut hit = json!({
                 "date_processed": render::report_time(row.date_processed),
                 "uuid": row.uuid,
                 "user_comments": row.user_comments,
                 "email": row.email,
-            })
+            });
+            render::without_protected_fields(&mut hit, access);
+            hit
         })
         .collect();
     answer(render::hits(hits, total))
@@ -433,15 +436,15 @@ async fn search_signatures(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 /// `/search/crashes`: the matching crash reports.
-#[utoipa::path(get, path = "/search/crashes", tag = "socorro",
+#[utoipa::path(get, path = "/search/crashes", tag = "socorro", security((), ("bearer" = [])),
     params(SearchFilters),
     responses((status = 200, description = "Crash reports matching the filters", body = Hits<schemas::Report>)))]
-async fn search_crashes(State(state): State<AppState>, uri: Uri) -> Answer {
+async fn search_crashes(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {
     let params = params_of(&uri, "/search/crashes", None)?;
     let search = Search::parse(&params, Utc::now(), &state.default_product)?;
     let (rows, total) = matching_reports(&state, &search, params.paging()?).await?;
     answer(render::hits(
-        rows.iter().map(render::report).collect(),
+        rows.iter().map(|row| render::report(row, access)).collect(),
         total,
     ))
 }
@@ -477,17 +480,17 @@ async fn matching_reports(
     Ok(found)
 }
 
-#[utoipa::path(get, path = "/report/list", tag = "socorro",
+#[utoipa::path(get, path = "/report/list", tag = "socorro", security((), ("bearer" = [])),
     params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "Reports of the signature", body = Hits<schemas::Report>)))]
-async fn report_list(State(state): State<AppState>, uri: Uri) -> Answer {
+async fn report_list(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {
     let params = params_of(&uri, "/report/list", None)?;
     let signature = params.required("signature")?;
     let mut search = Search::parse(&params, Utc::now(), &state.default_product)?;
     search.signature = Some(signature);
     let (rows, total) = matching_reports(&state, &search, params.paging()?).await?;
     answer(render::hits(
-        rows.iter().map(render::report).collect(),
+        rows.iter().map(|row| render::report(row, access)).collect(),
         total,
     ))
 }

@@ -20,7 +20,11 @@ pub struct Comment {
     /// `YYYY-MM-DD HH:MM:SS.ffffff`.
     date_processed: String,
     uuid: String,
+    /// Only with TACH_READ_TOKEN when it is set.
+    #[schema(required = false)]
     user_comments: Option<String>,
+    /// Only with TACH_READ_TOKEN when it is set.
+    #[schema(required = false)]
     email: Option<String>,
 }
 
@@ -142,8 +146,14 @@ pub struct Report {
     address: Option<String>,
     hangid: Option<String>,
     process_type: Option<String>,
+    /// Only with TACH_READ_TOKEN when it is set.
+    #[schema(required = false)]
     user_comments: Option<String>,
+    /// Only with TACH_READ_TOKEN when it is set.
+    #[schema(required = false)]
     email: Option<String>,
+    /// Only with TACH_READ_TOKEN when it is set.
+    #[schema(required = false)]
     url: Option<String>,
     uptime: Option<i64>,
     install_age: Option<i64>,

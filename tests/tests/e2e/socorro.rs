@@ -1267,3 +1267,45 @@ async fn the_default_product_is_configurable() {
     assert_eq!(thunderbird.ok(path).await["total"], json!(1));
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn protected_fields_need_the_read_token_when_one_is_set() {
+    let (db, _, _) = load_samples().await;
+    let state = tach_query::AppState {
+        read_token: Some("reader-token".into()),
+        ..tach_query::AppState::new(db.pool.clone())
+    };
+    let api = TestApi::with_state(state);
+    let get = |path: String, token: Option<&str>| {
+        let mut request = axum::http::Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    };
+    let full = json!({"hits": expected_reports(|c| c["signature"] == "OOM | small"), "total": 1});
+    let mut hidden = full.clone();
+    for hit in hidden["hits"].as_array_mut().unwrap() {
+        for field in ["email", "url", "user_comments"] {
+            hit.as_object_mut().unwrap().shift_remove(field);
+        }
+    }
+    for path in [
+        format!("/report/list/signature/OOM%20%7C%20small/{WINDOW}/"),
+        format!("/search/crashes/for/OOM%20%7C%20small/search_mode/is_exactly/{WINDOW}/"),
+    ] {
+        for (token, expected) in [
+            (None, &hidden),
+            (Some("wrong"), &hidden),
+            (Some("reader-token"), &full),
+        ] {
+            let (status, body) = api.request(get(path.clone(), token)).await;
+            assert_eq!(
+                (status.as_u16(), &body),
+                (200, expected),
+                "{path} {token:?}"
+            );
+        }
+    }
+    db.drop_database().await;
+}

@@ -1,0 +1,80 @@
+//! The tach-query process: what its binary runs.
+
+use std::time::Duration;
+
+use crate::config::Config;
+use anyhow::Context;
+use clap::Parser;
+use tach_schema::PoolSettings;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// The whole tach-query program: secrets from their files, the flags,
+/// tracing, the pools, then serving until SIGTERM or Ctrl-C.
+pub fn run_process() -> anyhow::Result<()> {
+    tach_schema::allocator::use_one_malloc_arena();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    tach_schema::secrets::load_file_variants(&crate::config::SECRET_SETTINGS)
+        .map_err(anyhow::Error::msg)?;
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    let settings = PoolSettings {
+        max_connections: config.max_connections,
+        statement_timeout: Some(request_timeout),
+        ..PoolSettings::default()
+    };
+    let write_pool = tach_schema::connect(&config.database_url, settings)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    crate::prepare_schema(&write_pool, &shutdown).await?;
+    let pool = match &config.query_database_url {
+        None => write_pool.clone(),
+        Some(url) => tach_schema::connect(
+            url,
+            PoolSettings {
+                create_if_missing: false,
+                ..settings
+            },
+        )
+        .await
+        .context("connecting to PostgreSQL (TACH_QUERY_DATABASE_URL)")?,
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("binding TACH_QUERY_ADDR {}", config.addr))?;
+    tracing::info!(address = %config.addr, "serving");
+    let state = crate::AppState {
+        pool,
+        write_pool,
+        api_token: config.api_token,
+        read_token: config.read_token,
+        default_product: config.default_product,
+    };
+    crate::serve(listener, state, request_timeout, shutdown).await
+}
+
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler at startup");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+    token.cancel();
+}

@@ -1,0 +1,7 @@
+//! tach-query, built inside the test crate so that tests can run it as a
+//! process of its own through `CARGO_BIN_EXE_tach-query-under-test`. The same
+//! program as the release binary: both are `tach_query::process::run_process`.
+
+fn main() -> anyhow::Result<()> {
+    tach_query::process::run_process()
+}
