@@ -133,7 +133,7 @@ async fn not_found(uri: Uri, asked: Option<axum::Extension<AskedPath>>) -> ApiEr
     ApiError::not_found(format!("route {path}"))
 }
 
-/// tach's own endpoints: health, readiness, metrics.
+/// tach's own endpoints: health, readiness, metrics, this document.
 fn own_routes() -> Routes {
     Routes {
         family: Family::Orlo,
