@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -67,10 +68,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         document,
         roots,
     } = assemble();
-    let document: Arc<str> = document
-        .to_json()
-        .expect("the OpenAPI document serializes")
-        .into();
+    let document = Bytes::from(document.to_json().expect("the OpenAPI document serializes"));
     let roots: Arc<[(String, Family)]> = roots.into();
     let routed = router
         .layer(axum::Extension(Document(document)))
@@ -109,21 +107,21 @@ async fn rewrite_path(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let asked = AskedPath(request.uri().path().to_owned());
-    if let Some(path) = edge::canonical_path(&roots, &asked.0) {
+    if let Some(path) = edge::canonical_path(&roots, request.uri().path()) {
+        let asked = AskedPath(request.uri().path().to_owned());
         let path_and_query = match request.uri().query() {
             Some(query) => format!("{path}?{query}"),
             None => path,
         };
         if let Ok(uri) = Uri::builder().path_and_query(path_and_query).build() {
             *request.uri_mut() = uri;
+            request.extensions_mut().insert(asked);
         }
     }
-    request.extensions_mut().insert(asked);
     next.run(request).await
 }
 
-/// The path as the client wrote it, before [`rewrite_path`].
+/// The path as the client wrote it, when [`rewrite_path`] rewrote it.
 #[derive(Debug, Clone)]
 struct AskedPath(String);
 
@@ -148,9 +146,9 @@ fn own_routes() -> Routes {
     }
 }
 
-/// The OpenAPI document, serialized once.
+/// The OpenAPI document, serialized once (cloning shares the bytes).
 #[derive(Clone)]
-struct Document(Arc<str>);
+struct Document(Bytes);
 
 /// This document: OpenAPI 3.1 of every route, generated from the route tables.
 #[utoipa::path(get, path = "/openapi.json", tag = "tach",
@@ -158,7 +156,7 @@ struct Document(Arc<str>);
 async fn openapi_document(
     axum::Extension(Document(document)): axum::Extension<Document>,
 ) -> Response {
-    ([("content-type", "application/json")], document.to_string()).into_response()
+    ([("content-type", "application/json")], document).into_response()
 }
 
 /// Liveness: the process serves HTTP.

@@ -393,9 +393,10 @@ pub async fn package_versions(
     query.build_query_as().fetch_all(pool).await
 }
 
-/// The time units of `/stats/by_date`, each naming the parts of a start
-/// time its tree nests by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The time units of `/stats/by_date` (`unit`, lowercase), each naming the
+/// parts of a start time its tree nests by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum DateUnit {
     /// Calendar year.
     Year,

@@ -83,19 +83,6 @@ enum DatedSubject {
     Package,
 }
 
-/// `unit` of `/stats/by_date`, as documented.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum DateUnit {
-    Year,
-    Month,
-    Week,
-    Iso,
-    Day,
-    Hour,
-}
-
 /// The filters of `GET /releases` (times are Orlo's, e.g. 2015-11-30T12:00:00Z).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -391,7 +378,7 @@ async fn stats_of_name(
 
 #[utoipa::path(get, path = "/stats/by_date/{subject}", tag = "releases",
     params(("subject" = inline(DatedSubject), Path, description = "Releases or packages"),
-        ("unit" = inline(Option<DateUnit>), Query, description = "month when absent")),
+        ("unit" = inline(Option<queries::DateUnit>), Query, description = "month when absent")),
     responses((status = 200, description = "Counts by date", body = schemas::DatedCounts)))]
 async fn stats_by_date(
     State(state): State<AppState>,

@@ -87,8 +87,9 @@ pub struct Window {
     pub max: Option<DateTime<Utc>>,
 }
 
-/// Which events a stacky request is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which events a stacky request is about (`service`, lowercase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Service {
     /// Nova notifications.
     Nova,

@@ -50,16 +50,6 @@ pub fn routes() -> Routes {
     }
 }
 
-/// `service`, as documented.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum ServiceName {
-    Nova,
-    Glance,
-    Generic,
-}
-
 /// `field` of `stacky/search`, as documented (which are allowed depends on `service`).
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -110,7 +100,7 @@ fn families_or_all(params: &Params) -> Result<Vec<&'static str>, ApiError> {
 }
 
 #[utoipa::path(get, path = "/stacky/events", tag = "stacky",
-    params(("service" = inline(Option<ServiceName>), Query, description = "Every service's names when absent")),
+    params(("service" = inline(Option<Service>), Query, description = "Every service's names when absent")),
     responses((status = 200, description = "Distinct event names", body = Table)))]
 async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -122,7 +112,7 @@ async fn events(State(state): State<AppState>, RawQuery(query): RawQuery) -> Ans
 }
 
 #[utoipa::path(get, path = "/stacky/hosts", tag = "stacky",
-    params(("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
+    params(("service" = inline(Option<Service>), Query, description = "nova when absent")),
     responses((status = 200, description = "Distinct hosts", body = Table)))]
 async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query.as_deref())?;
@@ -135,7 +125,7 @@ async fn hosts(State(state): State<AppState>, RawQuery(query): RawQuery) -> Answ
 
 #[utoipa::path(get, path = "/stacky/uuid", tag = "stacky",
     params(("uuid" = String, Query, format = Uuid, description = "Instance UUID (glance: image UUID)"),
-        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent"),
+        ("service" = inline(Option<Service>), Query, description = "nova when absent"),
         ("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest event time, decimal unix seconds"),
         ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest event time, decimal unix seconds"),
         Paging),
@@ -195,7 +185,7 @@ async fn request(State(state): State<AppState>, RawQuery(query): RawQuery) -> An
 #[utoipa::path(get, path = "/stacky/search", tag = "stacky",
     params(("field" = inline(SearchField), Query, description = "nova: instance, request_id, tenant, event, host, service, publisher, state, old_state, old_task, task, routing_key, message_id; glance: uuid, request_id, event, host, service, publisher, status, owner, routing_key, message_id"),
         ("value" = String, Query, min_length = 1, description = "The value the field equals"),
-        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent"),
+        ("service" = inline(Option<Service>), Query, description = "nova when absent"),
         ("when_min" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Earliest event time, decimal unix seconds"),
         ("when_max" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "Latest event time, decimal unix seconds"),
         Paging),
@@ -237,7 +227,7 @@ fn integer_path(text: &str, what: &str) -> Result<i64, ApiError> {
 
 #[utoipa::path(get, path = "/stacky/show/{event_id}", tag = "stacky",
     params(("event_id" = i64, Path, description = "The event's `#`"),
-        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
+        ("service" = inline(Option<Service>), Query, description = "nova when absent")),
     responses((status = 200, description = "`[<key/value table>, <pretty JSON of [routing key, body]>, <uuid>]`", body = Vec<serde_json::Value>)))]
 async fn show(
     State(state): State<AppState>,
@@ -287,7 +277,7 @@ const WATCH_LIMIT: i64 = 1000;
     params(("deployment_id" = i32, Path, minimum = 0, description = "A deployment's `#`; 0 watches every deployment"),
         ("since" = Option<f64>, Query, minimum = -100000000000.0, maximum = 100000000000.0, description = "decimal unix seconds; default two seconds ago"),
         ("event_name" = Option<String>, Query, description = "Only events of this name"),
-        ("service" = inline(Option<ServiceName>), Query, description = "nova when absent")),
+        ("service" = inline(Option<Service>), Query, description = "nova when absent")),
     responses((status = 200, description = "`[<column widths>, <events>, <now as unix seconds>]`, at most 1000 events", body = Vec<serde_json::Value>)))]
 async fn watch(
     State(state): State<AppState>,

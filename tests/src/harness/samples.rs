@@ -1,12 +1,14 @@
-//! Loading the sample notifications of `tests/samples/` into a test database
-//! through the shared write path, optionally shifted in time (KPI and watch
-//! look at the recent past).
+//! Loading the sample notifications of `tests/samples/`, and generated
+//! streams, into a test database through the shared write path, optionally
+//! shifted in time (KPI and watch look at the recent past).
 
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tach_schema::{Delivery, Event, ExchangeFamily, Store};
+
+use crate::gen::Message;
 
 /// The samples directory.
 pub fn samples_dir() -> PathBuf {
@@ -82,4 +84,36 @@ fn received_at() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .expect("constant")
         .with_timezone(&Utc)
+}
+
+/// Stores `tach-gen` messages for deployment `region-1` through the write
+/// path, 250 per batch, each as received at `received_at`.
+pub async fn store_generated(store: &Store, messages: &[Message], received_at: DateTime<Utc>) {
+    let deployment_id = store.deployment_id("region-1").await.expect("deployment");
+    for chunk in messages.chunks(250) {
+        let bodies: Vec<Vec<u8>> = chunk.iter().map(Message::body_bytes).collect();
+        let events: Vec<Event> = chunk
+            .iter()
+            .zip(&bodies)
+            .map(|(message, body)| {
+                let delivery = Delivery {
+                    exchange: &message.exchange,
+                    routing_key: &message.routing_key,
+                    exchange_family: match message.exchange.as_str() {
+                        "nova" => ExchangeFamily::Nova,
+                        "glance" => ExchangeFamily::Glance,
+                        _ => ExchangeFamily::Tach,
+                    },
+                    body,
+                    received_at,
+                };
+                tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)
+                    .expect("generated messages parse")
+            })
+            .collect();
+        store
+            .write_batch(deployment_id, &events, &[])
+            .await
+            .expect("the batch is stored");
+    }
 }

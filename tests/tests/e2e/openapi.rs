@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use chrono::{DurationRound, TimeDelta, Utc};
-use tach_schema::{Delivery, ExchangeFamily, Store};
-use tach_tests::gen::{generate, Message, Scenario};
+use tach_schema::Store;
+use tach_tests::gen::{generate, Scenario};
+use tach_tests::harness::samples::store_generated;
 use tach_tests::harness::{self, python, TestDatabase};
 
 /// Pinned: another version generates other requests from the same seed.
@@ -54,38 +55,6 @@ fn scenarios() -> [Scenario; 2] {
     ]
 }
 
-/// Stores generated messages through the write path, in batches.
-async fn store_generated(store: &Store, messages: &[Message]) {
-    let deployment_id = store.deployment_id("region-1").await.unwrap();
-    for chunk in messages.chunks(250) {
-        let bodies: Vec<Vec<u8>> = chunk.iter().map(Message::body_bytes).collect();
-        let events: Vec<_> = chunk
-            .iter()
-            .zip(&bodies)
-            .map(|(message, body)| {
-                let exchange_family = match message.exchange.as_str() {
-                    "nova" => ExchangeFamily::Nova,
-                    "glance" => ExchangeFamily::Glance,
-                    _ => ExchangeFamily::Tach,
-                };
-                let delivery = Delivery {
-                    exchange: &message.exchange,
-                    routing_key: &message.routing_key,
-                    exchange_family,
-                    body,
-                    received_at: Utc::now(),
-                };
-                tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)
-                    .expect("generated messages parse")
-            })
-            .collect();
-        store
-            .write_batch(deployment_id, &events, &[])
-            .await
-            .unwrap();
-    }
-}
-
 /// The flags of `schemathesis run`: every check that judges the document,
 /// valid and invalid requests, a fixed seed and count so a run repeats
 /// (about a minute here), one worker (threads in Python 3.11 hit a race in
@@ -128,7 +97,7 @@ async fn schemathesis_finds_every_answer_as_the_document_says() {
     let db = TestDatabase::create().await;
     let store = Store::new(db.pool.clone());
     for scenario in scenarios() {
-        store_generated(&store, &generate(&scenario)).await;
+        store_generated(&store, &generate(&scenario), Utc::now()).await;
     }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

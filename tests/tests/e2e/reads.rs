@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tach_schema::histogram::{bucket_of, percentile_us};
-use tach_schema::{Delivery, ExchangeFamily, Store};
-use tach_tests::gen::{generate, Message, Scenario};
+use tach_schema::Store;
+use tach_tests::gen::{generate, Scenario};
+use tach_tests::harness::samples::store_generated;
 use tach_tests::harness::{TestApi, TestDatabase};
 
 fn time(text: &str) -> DateTime<Utc> {
@@ -51,49 +52,11 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn exchange_family(exchange: &str) -> ExchangeFamily {
-    match exchange {
-        "nova" => ExchangeFamily::Nova,
-        "glance" => ExchangeFamily::Glance,
-        _ => ExchangeFamily::Tach,
-    }
-}
-
-/// Stores generated messages through the write path, in batches.
-async fn store_generated(store: &Store, messages: &[Message]) {
-    let deployment_id = store.deployment_id("region-1").await.unwrap();
-    for chunk in messages.chunks(250) {
-        let bodies: Vec<Vec<u8>> = chunk
-            .iter()
-            .map(|message| serde_json::to_vec(&message.body).unwrap())
-            .collect();
-        let events: Vec<_> = chunk
-            .iter()
-            .zip(&bodies)
-            .map(|(message, body)| {
-                let delivery = Delivery {
-                    exchange: &message.exchange,
-                    routing_key: &message.routing_key,
-                    exchange_family: exchange_family(&message.exchange),
-                    body,
-                    received_at: time("2026-03-01T00:00:00Z"),
-                };
-                tach_schema::parse(&delivery, tach_schema::envelope::DEFAULT_MAX_BODY_BYTES)
-                    .expect("generated messages parse")
-            })
-            .collect();
-        store
-            .write_batch(deployment_id, &events, &[])
-            .await
-            .unwrap();
-    }
-}
-
 async fn load() -> (TestDatabase, TestApi) {
     let db = TestDatabase::create().await;
     let store = Store::new(db.pool.clone());
     for scenario in scenarios() {
-        store_generated(&store, &generate(&scenario)).await;
+        store_generated(&store, &generate(&scenario), time("2026-03-01T00:00:00Z")).await;
     }
     let api = TestApi::new(db.pool.clone());
     (db, api)
