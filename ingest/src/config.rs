@@ -215,6 +215,28 @@ pub struct DeploymentConfig {
     /// Bindings; the defaults of SPEC §3.1 when empty.
     #[serde(default, rename = "binding")]
     pub bindings: Vec<BindingConfig>,
+    /// Where `amqp_url` was set, for error messages.
+    #[serde(skip)]
+    pub url_setting: UrlSetting,
+}
+
+/// Where a deployment's broker URL comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UrlSetting {
+    /// `amqp_url` (or `amqp_url_file`) of a `[[deployment]]` in TACH_CONFIG.
+    #[default]
+    ConfigFile,
+    /// `AMQP_URL` (or `AMQP_URL_FILE`), without TACH_CONFIG.
+    Environment,
+}
+
+impl std::fmt::Display for UrlSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UrlSetting::ConfigFile => "amqp_url in TACH_CONFIG",
+            UrlSetting::Environment => "AMQP_URL",
+        })
+    }
 }
 
 /// A queue argument value.
@@ -256,6 +278,7 @@ impl DeploymentConfig {
             queue_prefix: default_queue_prefix(),
             exchange_prefix: String::new(),
             bindings: Vec::new(),
+            url_setting: UrlSetting::Environment,
         }
     }
 

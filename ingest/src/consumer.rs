@@ -1,56 +1,137 @@
 //! The consumer of one deployment: connect, declare, consume with a bounded
 //! prefetch, cut deliveries into batches, commit them on concurrent writers,
-//! acknowledge what committed — and on any broker or database failure, log,
-//! back off, reconnect and carry on (SPEC §4.1, §4.3).
+//! acknowledge what committed — and on a broker or database failure, log,
+//! back off, reconnect and carry on (SPEC §4.1, §4.3). Only a refusal before
+//! the deployment has ever consumed ends it (and the process): a wrong
+//! password, vhost or certificate does not mend by waiting.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, ConnectionProperties};
 use tach_schema::{BatchOutcome, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::acks::AckFrontier;
 use crate::batch::{self, Abandoned, Destination, Prepared, Received};
+use crate::broker::{self, Broker};
 use crate::config::DeploymentConfig;
+use crate::health::ConsumerHealth;
 use crate::metrics;
 use crate::retry::{self, Backoff, Class, Classify, Stopped};
 use crate::topology::{self, QueueSpec};
 use crate::Settings;
 
+/// A deployment ready to consume: its settings and its broker, whose URL
+/// and certificate files were read when it was made.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The settings.
+    pub config: DeploymentConfig,
+    /// Its broker.
+    pub broker: Broker,
+}
+
+impl Deployment {
+    /// Reads the deployment's URL and TLS files.
+    pub fn new(config: DeploymentConfig) -> Result<Deployment, StartRefused> {
+        match Broker::new(&config.amqp_url) {
+            Ok(broker) => Ok(Deployment { config, broker }),
+            Err(error) => Err(StartRefused::new(&config, error.to_string())),
+        }
+    }
+}
+
+/// A deployment that cannot start: one line naming it and its setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("deployment {deployment}: {setting}: {why}")]
+pub struct StartRefused {
+    /// The deployment's name.
+    pub deployment: String,
+    /// Where its URL is set.
+    pub setting: String,
+    /// What was refused.
+    pub why: String,
+}
+
+impl StartRefused {
+    fn new(config: &DeploymentConfig, why: String) -> StartRefused {
+        StartRefused {
+            deployment: config.name.clone(),
+            setting: config.url_setting.to_string(),
+            why,
+        }
+    }
+}
+
 /// Consumes one deployment until `shutdown` is cancelled, reconnecting
-/// after any failure.
+/// after any failure but a refusal before it ever consumed.
 pub async fn run(
-    deployment: DeploymentConfig,
+    deployment: Deployment,
     store: Store,
     settings: Settings,
+    health: ConsumerHealth,
     shutdown: CancellationToken,
-) {
-    metrics::register_deployment(&deployment.name);
-    let what = format!("consumer of deployment {}", deployment.name);
+) -> Result<(), StartRefused> {
+    let name = &deployment.config.name;
+    metrics::register_deployment(name);
+    let what = format!("consumer of deployment {name}");
+    let mut sessions = 0u32;
     let result = retry::retry(
         &what,
         Backoff::CONNECT,
         &shutdown,
         retry::never_persistent(),
-        || session(&deployment, &store, &settings, &shutdown),
+        || {
+            sessions += 1;
+            if sessions > 1 {
+                metrics::reconnected(name);
+            }
+            let at_start = !health.ever_consumed();
+            let session = session(&deployment, &store, &settings, &health, &shutdown);
+            async move {
+                session.await.map_err(|failure| SessionFailure {
+                    at_start,
+                    ..failure
+                })
+            }
+        },
     )
     .await;
-    if let Err(Stopped::GaveUp(failure)) = result {
-        tracing::error!(deployment = %deployment.name, error = %failure, "consumer gave up");
+    tracing::info!(deployment = %name, "consumer stopped");
+    match result {
+        Err(Stopped::GaveUp(failure)) => {
+            let why = failure.refusal().unwrap_or_else(|| failure.to_string());
+            Err(StartRefused::new(&deployment.config, why))
+        }
+        Ok(()) | Err(Stopped::Cancelled) => Ok(()),
     }
-    tracing::info!(deployment = %deployment.name, "consumer stopped");
 }
 
 /// Why a session ended early.
 struct SessionFailure {
     /// It got as far as consuming, so the next attempt starts with a short backoff.
     was_consuming: bool,
+    /// The deployment had not consumed yet in this process.
+    at_start: bool,
     error: anyhow::Error,
+}
+
+impl SessionFailure {
+    /// The broker's refusal in the error, if it is one.
+    fn refusal(&self) -> Option<String> {
+        self.error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<lapin::Error>())
+            .and_then(broker::refusal)
+    }
 }
 
 impl std::fmt::Display for SessionFailure {
@@ -61,7 +142,11 @@ impl std::fmt::Display for SessionFailure {
 
 impl Classify for SessionFailure {
     fn class(&self) -> Class {
-        self.error.class()
+        if self.at_start && self.refusal().is_some() {
+            Class::Permanent
+        } else {
+            Class::Transient
+        }
     }
 
     fn made_progress(&self) -> bool {
@@ -72,15 +157,20 @@ impl Classify for SessionFailure {
 fn before_consuming(error: impl Into<anyhow::Error>) -> SessionFailure {
     SessionFailure {
         was_consuming: false,
+        at_start: false,
         error: error.into(),
     }
 }
 
 /// One connection's life. Returns Ok on shutdown, Err on a failure.
 async fn session(
-    deployment: &DeploymentConfig,
+    Deployment {
+        config: deployment,
+        broker,
+    }: &Deployment,
     store: &Store,
     settings: &Settings,
+    health: &ConsumerHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), SessionFailure> {
     let destination = Destination {
@@ -92,7 +182,8 @@ async fn session(
     };
     let properties = ConnectionProperties::default()
         .with_connection_name(format!("tach-ingest {}", deployment.name).into());
-    let connection = Connection::connect(&deployment.amqp_url, properties)
+    let connection = broker
+        .connect(properties)
         .await
         .map_err(before_consuming)?;
     let queues = topology::declare(&connection, deployment)
@@ -126,6 +217,18 @@ async fn session(
         );
     }
     tracing::info!(deployment = %deployment.name, url = %deployment.redacted_url(), queues = queues.len(), "consuming");
+    health.attached();
+    let sampler = match connection.create_channel().await {
+        Ok(probe) => Some(tokio::spawn(sample_queues(
+            probe,
+            deployment.name.clone(),
+            queues.clone(),
+        ))),
+        Err(error) => {
+            tracing::warn!(deployment = %deployment.name, %error, "no channel to sample queue depths on");
+            None
+        }
+    };
     let mut loop_state = BatchLoop::new(
         destination,
         store.clone(),
@@ -135,6 +238,10 @@ async fn session(
     let result = loop_state
         .consume(stream::select_all(deliveries), shutdown)
         .await;
+    health.detached();
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
     if result.is_ok() {
         for tag in &consumer_tags {
             let _ = channel
@@ -147,8 +254,35 @@ async fn session(
     let _ = connection.close(200, "tach-ingest stopping".into()).await;
     result.map_err(|error| SessionFailure {
         was_consuming: true,
+        at_start: false,
         error,
     })
+}
+
+/// Every 15 s, how many messages wait in each queue (`tach_ingest_queue_messages`),
+/// read with passive declares on `probe`, a channel of its own, so that a
+/// failure here never disturbs the consuming channel. A failed declare
+/// closes `probe`; sampling then stops until the next session.
+async fn sample_queues(probe: Channel, deployment: String, queues: Vec<QueueSpec>) {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let mut interval = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        interval.tick().await;
+        for queue in &queues {
+            match probe
+                .queue_declare(queue.name.as_str().into(), passive, FieldTable::default())
+                .await
+            {
+                Ok(declared) => {
+                    metrics::queue_messages(&deployment, &queue.name, declared.message_count())
+                }
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 fn consumer_tags(queues: &[QueueSpec]) -> Vec<String> {

@@ -1,8 +1,10 @@
 //! tach-ingest: AMQP consumers feeding tach's batched, idempotent write path.
 //!
 //! - [`config`]: flags, environment and the `TACH_CONFIG` file.
+//! - [`broker`]: the AMQP URL, its TLS client, the connection.
 //! - [`topology`]: exchanges, queues and bindings of a deployment.
 //! - [`consumer`]: one deployment's consume → batch → commit → ack loop.
+//! - [`health`]: what `/readyz` answers: consumers attached, database answering.
 //! - [`batch`]: parsing a batch and committing it (retries, isolation).
 //! - [`retry`]: the one retry loop: bounded backoff, shutdown, error classes.
 //! - [`acks`]: which deliveries may be acknowledged.
@@ -11,9 +13,11 @@
 
 pub mod acks;
 pub mod batch;
+pub mod broker;
 pub mod commands;
 pub mod config;
 pub mod consumer;
+pub mod health;
 pub mod metrics;
 pub mod retry;
 pub mod topology;
@@ -24,6 +28,8 @@ use tach_schema::Store;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Cli, DeploymentConfig};
+pub use consumer::{Deployment, StartRefused};
+pub use health::Health;
 
 /// The tach-ingest process: one malloc arena (tach_schema::allocator), a
 /// multi-threaded runtime, and [`main`] on the command line. Its own binary
@@ -98,22 +104,42 @@ impl Settings {
 }
 
 /// Consumes every deployment until `shutdown` is cancelled, then finishes the
-/// batches in flight and returns.
+/// batches in flight and returns. A deployment refused before it ever
+/// consumed cancels `shutdown`, so the others stop too, and is returned.
 pub async fn consume(
     store: Store,
-    deployments: Vec<DeploymentConfig>,
+    deployments: Vec<Deployment>,
     settings: Settings,
+    health: Health,
     shutdown: CancellationToken,
-) {
-    let tasks = tokio_util::task::TaskTracker::new();
+) -> Result<(), StartRefused> {
+    let mut tasks = tokio::task::JoinSet::new();
     for deployment in deployments {
-        tasks.spawn(consumer::run(
+        let consumer_health = health.register(&deployment.config.name);
+        let shutdown = shutdown.clone();
+        let consumer = consumer::run(
             deployment,
             store.clone(),
             settings.clone(),
+            consumer_health,
             shutdown.clone(),
-        ));
+        );
+        tasks.spawn(async move {
+            let result = consumer.await;
+            if result.is_err() {
+                shutdown.cancel();
+            }
+            result
+        });
     }
-    tasks.close();
-    tasks.wait().await;
+    let mut refused = Ok(());
+    while let Some(finished) = tasks.join_next().await {
+        match finished {
+            Ok(Err(refusal)) if refused.is_ok() => refused = Err(refusal),
+            Ok(_) => {}
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {}
+        }
+    }
+    refused
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use metrics::{
@@ -14,6 +15,17 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::Prepared;
+use crate::health::Health;
+
+async fn readyz(health: Health) -> (StatusCode, String) {
+    match health.check().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(reasons) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", reasons.join("\n")),
+        ),
+    }
+}
 
 /// Messages taken off the bus (or out of a replay), by deployment and family.
 pub const MESSAGES_CONSUMED: &str = "tach_ingest_messages_consumed_total";
@@ -33,6 +45,12 @@ pub const LAG: &str = "tach_ingest_lag_seconds";
 pub const PAIRS_COMPLETED: &str = "tach_ingest_pairs_completed_total";
 /// Unix time of the last commit.
 pub const LAST_COMMIT: &str = "tach_ingest_last_commit_timestamp_seconds";
+/// 1 while a deployment's consumers are attached to all its queues, else 0.
+pub const CONSUMER_UP: &str = "tach_ingest_consumer_up";
+/// Sessions started again after a failure, by deployment.
+pub const RECONNECTS: &str = "tach_ingest_reconnects_total";
+/// Messages ready in each of tach's queues, sampled while consuming.
+pub const QUEUE_MESSAGES: &str = "tach_ingest_queue_messages";
 
 /// Installs the process's Prometheus recorder and describes every metric;
 /// call at startup, before anything is recorded (earlier records are lost).
@@ -83,6 +101,36 @@ fn describe() {
         Unit::Seconds,
         "Unix time of the last committed batch."
     );
+    describe_gauge!(
+        CONSUMER_UP,
+        "1 while the deployment's consumers are attached to all its queues, else 0."
+    );
+    describe_counter!(
+        RECONNECTS,
+        Unit::Count,
+        "Broker sessions started again after a failure, by deployment."
+    );
+    describe_gauge!(
+        QUEUE_MESSAGES,
+        Unit::Count,
+        "Messages ready (not yet delivered) in each of tach's queues, sampled every 15 s while consuming."
+    );
+}
+
+/// Records whether a deployment's consumers are attached.
+pub fn consumer_up(deployment: &str, up: bool) {
+    gauge!(CONSUMER_UP, "deployment" => deployment.to_owned()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Counts a session started again after a failure.
+pub fn reconnected(deployment: &str) {
+    counter!(RECONNECTS, "deployment" => deployment.to_owned()).increment(1);
+}
+
+/// Records how many messages wait in one queue.
+pub fn queue_messages(deployment: &str, queue: &str, ready: u32) {
+    gauge!(QUEUE_MESSAGES, "deployment" => deployment.to_owned(), "queue" => queue.to_owned())
+        .set(f64::from(ready));
 }
 
 /// Exports zero for the series of a deployment, so rates start at 0 instead
@@ -98,6 +146,7 @@ pub fn register_deployment(deployment: &str) {
         counter!(MESSAGES_DUPLICATE, &labels).increment(0);
     }
     counter!(PAIRS_COMPLETED, "deployment" => deployment.to_owned()).increment(0);
+    counter!(RECONNECTS, "deployment" => deployment.to_owned()).increment(0);
     for reason in ParseError::CODES {
         let labels = [
             ("deployment", deployment.to_owned()),
@@ -179,8 +228,14 @@ pub fn record_commit(
     gauge!(LAST_COMMIT, &deployment_label).set(now.timestamp_millis() as f64 / 1000.0);
 }
 
-/// Serves `/metrics` and `/healthz` until `token` is cancelled.
-pub async fn serve(listener: TcpListener, token: CancellationToken) -> std::io::Result<()> {
+/// Serves `/metrics`, `/healthz` (the process answers) and `/readyz`
+/// (the database answers and every deployment consumes: 200, else 503
+/// with one line per reason) until `token` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    health: Health,
+    token: CancellationToken,
+) -> std::io::Result<()> {
     let handle = tach_schema::prometheus::install();
     let upkeep_handle = handle.cloned();
     let upkeep_token = token.clone();
@@ -200,7 +255,8 @@ pub async fn serve(listener: TcpListener, token: CancellationToken) -> std::io::
     };
     let app = Router::new()
         .route("/metrics", get(render))
-        .route("/healthz", get(|| async { "ok\n" }));
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(move || readyz(health.clone())));
     axum::serve(listener, app)
         .with_graceful_shutdown(token.cancelled_owned())
         .await

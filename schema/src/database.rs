@@ -33,6 +33,35 @@ pub enum DatabaseError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl DatabaseError {
+    /// True when retrying cannot help: the URL does not parse, the server
+    /// refused the role or its password, the TLS handshake failed, or the
+    /// role may not create the missing database. A server that is down,
+    /// starting or unreachable is not permanent.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DatabaseError::BadUrl(_) => true,
+            DatabaseError::Connect(error) | DatabaseError::Create { source: error, .. } => {
+                refuses_for_good(error)
+            }
+            DatabaseError::Migrate(_) => false,
+        }
+    }
+}
+
+fn refuses_for_good(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Configuration(_) | sqlx::Error::Tls(_) => true,
+        // 28000 invalid_authorization_specification (no pg_hba entry, a
+        // certificate refused), 28P01 invalid_password, 42501
+        // insufficient_privilege (may not create the database).
+        sqlx::Error::Database(error) => {
+            matches!(error.code().as_deref(), Some("28000" | "28P01" | "42501"))
+        }
+        _ => false,
+    }
+}
+
 /// Pool settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {

@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::retry::{self, Backoff, Stopped};
 
 /// Connects and migrates, retrying with backoff while PostgreSQL is
-/// unreachable (it may start after us), until `shutdown` is cancelled.
+/// unreachable (it may start after us), until `shutdown` is cancelled; a
+/// refusal no retry can mend (see `DatabaseError::is_permanent`) is
+/// returned at once, naming DATABASE_URL.
 pub async fn connect_with_retry(
     database_url: &str,
     settings: PoolSettings,
@@ -26,13 +28,41 @@ pub async fn connect_with_retry(
         Backoff::CONNECT,
         shutdown,
         retry::never_persistent(),
-        || connect_and_migrate(database_url, settings),
+        || async {
+            connect_and_migrate(database_url, settings)
+                .await
+                .map_err(DatabaseStart)
+        },
     )
     .await;
     match connected {
         Ok(pool) => Ok(Some(pool)),
         Err(Stopped::Cancelled) => Ok(None),
-        Err(Stopped::GaveUp(error)) => Err(error),
+        Err(Stopped::GaveUp(DatabaseStart(error))) => Err(error.context("DATABASE_URL")),
+    }
+}
+
+/// A failed start on the database, permanent when its cause is.
+struct DatabaseStart(anyhow::Error);
+
+impl std::fmt::Display for DatabaseStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl retry::Classify for DatabaseStart {
+    fn class(&self) -> retry::Class {
+        let permanent = self
+            .0
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<tach_schema::DatabaseError>())
+            .is_some_and(tach_schema::DatabaseError::is_permanent);
+        if permanent {
+            retry::Class::Permanent
+        } else {
+            retry::Class::Transient
+        }
     }
 }
 

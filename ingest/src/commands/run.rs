@@ -8,16 +8,22 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Cli};
-use crate::{metrics, Settings};
+use crate::{metrics, Deployment, Health, Settings};
 
 /// Starts the metrics endpoint, the partition upkeep, the scheduled prune
 /// and the consumers.
 pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     let args = &cli.run;
-    let deployments = config::deployments(args.config.as_ref(), args)?;
     let settings = Settings::from_args(args);
+    // Every deployment's URL and certificate files are read before anything
+    // connects, so a mistake in any of them stops the start at once.
+    let deployments = config::deployments(args.config.as_ref(), args)?
+        .into_iter()
+        .map(Deployment::new)
+        .collect::<Result<Vec<_>, _>>()?;
     for deployment in &deployments {
-        tracing::info!(deployment = %deployment.name, url = %deployment.redacted_url(), "deployment configured");
+        let config = &deployment.config;
+        tracing::info!(deployment = %config.name, url = %config.redacted_url(), "deployment configured");
     }
     metrics::install();
     let listener = TcpListener::bind(args.metrics_addr)
@@ -26,7 +32,8 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     tracing::info!(address = %args.metrics_addr, "serving /metrics");
     let shutdown = CancellationToken::new();
     tokio::spawn(super::cancel_on_signal(shutdown.clone()));
-    let metrics_server = tokio::spawn(metrics::serve(listener, shutdown.clone()));
+    let health = Health::default();
+    let metrics_server = tokio::spawn(metrics::serve(listener, health.clone(), shutdown.clone()));
     let pool_settings = PoolSettings {
         max_connections: (settings.writers * deployments.len() + 2) as u32,
         ..PoolSettings::default()
@@ -35,6 +42,7 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    health.set_pool(pool.clone());
     let store = Store::new(pool.clone());
     if args.prune_interval_hours > 0 {
         let interval = Duration::from_secs(args.prune_interval_hours * 3600);
@@ -47,10 +55,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     tokio::spawn(super::partitions::schedule(store.clone(), shutdown.clone()));
     tokio::spawn(super::report::schedule(pool.clone(), shutdown.clone()));
-    crate::consume(store, deployments, settings, shutdown.clone()).await;
+    let consumed = crate::consume(store, deployments, settings, health, shutdown.clone()).await;
     shutdown.cancel();
     let _ = metrics_server.await;
     pool.close().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(consumed?)
 }

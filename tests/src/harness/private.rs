@@ -15,18 +15,38 @@ pub struct PrivateServices {
     pub amqp_port: u16,
     epmd_port: u16,
     node_name: String,
+    /// With TLS: the RabbitMQ TLS listener's port (`base_port + 4`).
+    pub amqps_port: Option<u16>,
 }
 
 impl PrivateServices {
     /// Starts both servers, with data under `<temp>/<name>`: PostgreSQL on
     /// `base_port`, RabbitMQ on `base_port + 1` (distribution `+ 2`, epmd `+ 3`).
     pub fn start(name: &str, base_port: u16) -> Result<PrivateServices, String> {
+        Self::start_servers(name, base_port, None)
+    }
+
+    /// As [`PrivateServices::start`], with TLS as deploy/lib/tls.sh sets it
+    /// up: certificates made under [`PrivateServices::tls_dir`], PostgreSQL
+    /// taking TCP clients over TLS only (also on 127.0.0.2, a name its
+    /// certificate does not have), and RabbitMQ with a TLS listener on
+    /// `base_port + 4` beside its plaintext one.
+    pub fn start_with_tls(name: &str, base_port: u16) -> Result<PrivateServices, String> {
+        Self::start_servers(name, base_port, Some(base_port + 4))
+    }
+
+    fn start_servers(
+        name: &str,
+        base_port: u16,
+        amqps_port: Option<u16>,
+    ) -> Result<PrivateServices, String> {
         let services = PrivateServices {
             state_dir: std::env::temp_dir().join(name),
             pg_port: base_port,
             amqp_port: base_port + 1,
             epmd_port: base_port + 3,
             node_name: format!("{name}@localhost"),
+            amqps_port,
         };
         std::fs::create_dir_all(&services.state_dir).map_err(|error| error.to_string())?;
         services.start_postgres()?;
@@ -34,10 +54,26 @@ impl PrivateServices {
         Ok(services)
     }
 
+    /// Where the test CA (`ca.pem`), the server's and a client's
+    /// certificates and keys (`client.pem`, `client.key`) and an unrelated
+    /// CA (`wrong-ca.pem`) are.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.state_dir.join("tls")
+    }
+
     /// Runs one function of deploy/lib/services.sh with this instance's settings.
     fn services_sh(&self, function: &str, args: &[&str]) -> Result<(), String> {
         let library = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/lib/services.sh");
-        let output = Command::new("bash")
+        let mut command = Command::new("bash");
+        if let Some(amqps_port) = self.amqps_port {
+            command
+                .env("TACH_TLS_DIR", self.tls_dir())
+                .env("TACH_PRIVATE_PG_TLS", "required")
+                .env("TACH_PRIVATE_PG_TLS_ALIAS", "127.0.0.2")
+                .env("TACH_PRIVATE_AMQP_TLS", "on")
+                .env("TACH_PRIVATE_AMQPS_PORT", amqps_port.to_string());
+        }
+        let output = command
             .arg("-c")
             .arg(format!("source '{library}' && \"$@\""))
             .arg("services.sh")

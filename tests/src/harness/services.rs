@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tach_ingest::{DeploymentConfig, Settings};
+use tach_ingest::{Deployment, DeploymentConfig, Health, Settings, StartRefused};
 use tach_schema::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,7 @@ pub fn test_settings() -> Settings {
 /// A running tach-ingest.
 pub struct TestIngest {
     shutdown: CancellationToken,
-    task: JoinHandle<()>,
+    task: JoinHandle<Result<(), StartRefused>>,
 }
 
 impl TestIngest {
@@ -38,11 +38,16 @@ impl TestIngest {
         let pool = tach_schema::connect(database_url, tach_schema::PoolSettings::default())
             .await
             .expect("ingest pool");
+        let deployments = deployments
+            .into_iter()
+            .map(|config| Deployment::new(config).expect("a usable broker URL"))
+            .collect();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(tach_ingest::consume(
             Store::new(pool),
             deployments,
             settings,
+            Health::default(),
             shutdown.clone(),
         ));
         TestIngest { shutdown, task }
@@ -54,7 +59,8 @@ impl TestIngest {
         tokio::time::timeout(Duration::from_secs(30), self.task)
             .await
             .expect("tach-ingest stops within 30 s")
-            .expect("tach-ingest task did not panic");
+            .expect("tach-ingest task did not panic")
+            .expect("every deployment started");
     }
 }
 

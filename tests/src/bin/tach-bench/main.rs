@@ -10,7 +10,6 @@
 mod ceiling;
 mod footprint;
 mod growth;
-mod http;
 mod ingest;
 mod measure;
 mod query;
