@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
+use tach_schema::logging::LogFormat;
 
 /// The Socorro middleware's default product, as the seed gives it.
 pub const DEFAULT_PRODUCT: &str = "Firefox";
@@ -66,4 +67,10 @@ pub struct Config {
     /// Product the Socorro middleware searches when a request names none.
     #[arg(long, env = "TACH_DEFAULT_PRODUCT", default_value = DEFAULT_PRODUCT)]
     pub default_product: String,
+
+    /// Log lines on stderr: `text` (the default), or `json`, one object a
+    /// line for a log shipper. `RUST_LOG` filters them (default info); every
+    /// request gets one line under the target `tach_query::access`.
+    #[arg(long, env = "TACH_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
 }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Parser;
 use tach_schema::PoolSettings;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// The whole tach-query program: secrets from their files, the flags,
 /// tracing, the pools, then serving until SIGTERM or Ctrl-C.
@@ -23,12 +22,7 @@ async fn run() -> anyhow::Result<()> {
     tach_schema::secrets::load_file_variants(&crate::config::SECRET_SETTINGS)
         .map_err(anyhow::Error::msg)?;
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tach_schema::logging::init(config.log_format, "info");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
@@ -56,7 +50,11 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding TACH_QUERY_ADDR {}", config.addr))?;
-    tracing::info!(address = %config.addr, "serving");
+    // The bound address: with port 0 in TACH_QUERY_ADDR, the one the system chose.
+    let address = listener
+        .local_addr()
+        .context("reading the listener's address")?;
+    tracing::info!(address = %address, "serving");
     let state = crate::AppState {
         pool,
         write_pool,

@@ -10,6 +10,7 @@ mod glance_usage;
 mod ingest;
 mod ingest_faults;
 mod least_privilege;
+mod logs;
 mod metrics;
 mod never_stops;
 mod openapi;
