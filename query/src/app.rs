@@ -232,10 +232,23 @@ mod tests {
             "/info/{field}/{name}",
             "/stats/{field}",
             "/healthz",
+            "/token",
         ] {
             assert!(documented.iter().any(|known| known == path), "{path}");
         }
-        assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        let schemes = &json["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["basic"]["scheme"], "basic");
+        assert_eq!(schemes["x_auth_token"]["in"], "header");
+        assert_eq!(schemes["x_auth_token"]["name"], "X-Auth-Token");
+        assert_eq!(
+            json["paths"]["/releases"]["post"]["security"],
+            serde_json::json!([{}, {"bearer": []}, {"x_auth_token": []}])
+        );
+        assert_eq!(
+            json["paths"]["/token"]["get"]["security"],
+            serde_json::json!([{"basic": []}])
+        );
         let mut references = Vec::new();
         collect_references(&json, &mut references);
         assert!(!references.is_empty());

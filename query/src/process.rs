@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::auth::{Htpasswd, TokenAuth};
 use crate::config::Config;
 use anyhow::Context;
 use clap::Parser;
@@ -23,6 +24,7 @@ async fn run() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let config = Config::parse();
     tach_schema::logging::init(config.log_format, "info");
+    let tokens = token_auth(&config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
@@ -59,10 +61,28 @@ async fn run() -> anyhow::Result<()> {
         pool,
         write_pool,
         api_token: config.api_token,
+        tokens,
         read_token: config.read_token,
         default_product: config.default_product,
     };
     crate::serve(listener, state, request_timeout, shutdown).await
+}
+
+/// Orlo's token authentication from its settings, the htpasswd file read
+/// and checked: a setting that cannot work stops the start.
+fn token_auth(config: &Config) -> anyhow::Result<TokenAuth> {
+    let users = match &config.htpasswd_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("TACH_HTPASSWD_FILE: cannot read {}", path.display()))?;
+            let users = Htpasswd::parse(&text)
+                .with_context(|| format!("TACH_HTPASSWD_FILE {}", path.display()))?;
+            Some(users)
+        }
+    };
+    let ttl = Duration::from_secs(config.token_ttl_secs);
+    Ok(TokenAuth::new(users, config.token_secret.as_deref(), ttl)?)
 }
 
 async fn cancel_on_signal(token: CancellationToken) {

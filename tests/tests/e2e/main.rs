@@ -14,6 +14,7 @@ mod logs;
 mod metrics;
 mod never_stops;
 mod openapi;
+mod orlo_auth;
 mod oslo_messaging;
 mod reads;
 mod releases;
