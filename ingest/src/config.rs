@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
+use tach_schema::logging::LogFormat;
 use tach_schema::ExchangeFamily;
 
 /// Settings that may carry a password, each also read from the file its
@@ -30,6 +31,11 @@ pub struct Cli {
         global = true
     )]
     pub database_url: String,
+
+    /// Log lines on stderr: `text` (the default), or `json`, one object a
+    /// line for a log shipper. `RUST_LOG` filters them (default info).
+    #[arg(long, env = "TACH_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
 
     /// What to do; consume (the default) when omitted.
     #[command(subcommand)]

@@ -46,17 +46,11 @@ pub fn run_process() -> anyhow::Result<()> {
 }
 
 /// The whole tach-ingest program for a parsed command line: starts tracing
-/// (`RUST_LOG`, default info) and runs the subcommand.
+/// (`RUST_LOG`, default info; `TACH_LOG_FORMAT`) and runs the subcommand.
 pub async fn main(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        // lapin logs a failed passive declare at error level from its I/O
-        // loop; tach expects that miss (topology.rs) and logs real failures itself.
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin::channel=off")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // lapin logs a failed passive declare at error level from its I/O
+    // loop; tach expects that miss (topology.rs) and logs real failures itself.
+    tach_schema::logging::init(cli.log_format, "info,lapin::channel=off");
     match &cli.command {
         None | Some(config::Command::Run) => commands::run::run(&cli).await,
         Some(config::Command::Migrate) => commands::migrate::migrate(&cli.database_url).await,

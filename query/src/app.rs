@@ -11,10 +11,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa_axum::routes;
 
-use crate::edge::{self, Routes};
+use crate::access;
+use crate::edge::{self, AskedPath, Routes};
 use crate::error::{self, ApiError, Family};
 use crate::metrics;
 pub use crate::state::AppState;
@@ -82,13 +82,15 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             roots.clone(),
             in_family_shape,
         ))
-        .layer(middleware::from_fn(metrics::track));
+        .layer(middleware::from_fn(metrics::track))
+        // Outermost of the routed layers: it sees the route template, and the
+        // final answer, shaped, timed out or not.
+        .layer(middleware::from_fn(access::observe));
     // Layers of a router run after its routing; the rewrite must run before,
     // so it wraps the routed application as this router's only service.
     Router::new()
         .fallback_service(routed)
         .layer(middleware::from_fn_with_state(roots, rewrite_path))
-        .layer(TraceLayer::new_for_http())
 }
 
 /// Writes every error answer in the shape of the family its path belongs to.
@@ -120,10 +122,6 @@ async fn rewrite_path(
     }
     next.run(request).await
 }
-
-/// The path as the client wrote it, when [`rewrite_path`] rewrote it.
-#[derive(Debug, Clone)]
-struct AskedPath(String);
 
 /// Unknown routes: a 404 in the shape of the family their path belongs to.
 async fn not_found(uri: Uri, asked: Option<axum::Extension<AskedPath>>) -> ApiError {
@@ -234,10 +232,23 @@ mod tests {
             "/info/{field}/{name}",
             "/stats/{field}",
             "/healthz",
+            "/token",
         ] {
             assert!(documented.iter().any(|known| known == path), "{path}");
         }
-        assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        let schemes = &json["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["basic"]["scheme"], "basic");
+        assert_eq!(schemes["x_auth_token"]["in"], "header");
+        assert_eq!(schemes["x_auth_token"]["name"], "X-Auth-Token");
+        assert_eq!(
+            json["paths"]["/releases"]["post"]["security"],
+            serde_json::json!([{}, {"bearer": []}, {"x_auth_token": []}])
+        );
+        assert_eq!(
+            json["paths"]["/token"]["get"]["security"],
+            serde_json::json!([{"basic": []}])
+        );
         let mut references = Vec::new();
         collect_references(&json, &mut references);
         assert!(!references.is_empty());

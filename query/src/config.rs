@@ -1,8 +1,10 @@
 //! tach-query's configuration: flags and environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
+use tach_schema::logging::LogFormat;
 
 /// The Socorro middleware's default product, as the seed gives it.
 pub const DEFAULT_PRODUCT: &str = "Firefox";
@@ -10,8 +12,13 @@ pub const DEFAULT_PRODUCT: &str = "Firefox";
 /// Settings that may carry a password or a token, each also read from the
 /// file its `<NAME>_FILE` names (a mounted secret); `--help` never shows
 /// their values.
-pub const SECRET_SETTINGS: [&str; 3] =
-    ["DATABASE_URL", "TACH_QUERY_DATABASE_URL", "TACH_API_TOKEN"];
+pub const SECRET_SETTINGS: [&str; 5] = [
+    "DATABASE_URL",
+    "TACH_QUERY_DATABASE_URL",
+    "TACH_API_TOKEN",
+    "TACH_READ_TOKEN",
+    "TACH_TOKEN_SECRET",
+];
 
 /// Answers the StackTach `stacky/*` API, the Socorro middleware API and the
 /// release API from tach's tables.
@@ -51,19 +58,46 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
 
-    /// Bearer token the release write API requires (`Authorization: Bearer
-    /// <token>`; or TACH_API_TOKEN_FILE); without it writes are open. Reads
-    /// are always open.
+    /// Token the release write API requires (or TACH_API_TOKEN_FILE), sent
+    /// as `Authorization: Bearer <token>` or `X-Auth-Token: <token>`; writes
+    /// are open without it and without TACH_TOKEN_SECRET. Reads are always open.
     #[arg(long, env = "TACH_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
-    /// Bearer token that shows Socorro's protected crash fields (`email`,
-    /// `url`, `user_comments`; or TACH_READ_TOKEN_FILE): without it in a
-    /// request they are left out of its answer. Unset, every answer has them.
+    /// htpasswd file of the users `GET /token` issues tokens to, for their
+    /// HTTP Basic user name and password (Orlo's passwd_file). Entries are
+    /// bcrypt (`htpasswd -B`: $2y$, $2b$, $2a$) or SHA-1 (`htpasswd -s`:
+    /// {SHA}); any other stops the start. Read once at start; needs
+    /// TACH_TOKEN_SECRET. Without it `/token` answers 404.
+    #[arg(long, env = "TACH_HTPASSWD_FILE")]
+    pub htpasswd_file: Option<PathBuf>,
+
+    /// Secret the tokens of `GET /token` are signed with (or
+    /// TACH_TOKEN_SECRET_FILE), at least 16 bytes. Give every replica the
+    /// same one: each accepts the tokens of all. When set, writes need a
+    /// token: a signed one not yet expired, or TACH_API_TOKEN.
+    #[arg(long, env = "TACH_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+
+    /// How long a token from `GET /token` is valid, in seconds (Orlo's token_ttl).
+    #[arg(long, env = "TACH_TOKEN_TTL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_ttl_secs: u64,
+
+    /// Token that shows Socorro's protected crash fields (`email`, `url`,
+    /// `user_comments`; or TACH_READ_TOKEN_FILE), sent as a bearer token or
+    /// `X-Auth-Token`: without it in a request they are left out of its
+    /// answer. Unset, every answer has them.
     #[arg(long, env = "TACH_READ_TOKEN", hide_env_values = true)]
     pub read_token: Option<String>,
 
     /// Product the Socorro middleware searches when a request names none.
     #[arg(long, env = "TACH_DEFAULT_PRODUCT", default_value = DEFAULT_PRODUCT)]
     pub default_product: String,
+
+    /// Log lines on stderr: `text` (the default), or `json`, one object a
+    /// line for a log shipper. `RUST_LOG` filters them (default info); every
+    /// request gets one line under the target `tach_query::access`.
+    #[arg(long, env = "TACH_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
 }

@@ -95,6 +95,11 @@ pub fn family_of(roots: &[(String, Family)], path: &str) -> Family {
         .map_or(Family::Orlo, |(_, family)| *family)
 }
 
+/// The path as the client wrote it, when it was rewritten to its routed
+/// spelling ([`canonical_path`]): a request extension.
+#[derive(Debug, Clone)]
+pub struct AskedPath(pub String);
+
 /// The routed spelling of `path`, when it is written another way the old
 /// clients use (rewritten, never redirected: orloclient and the stacky CLI
 /// do not follow redirects):

@@ -31,9 +31,16 @@ pub enum ApiError {
         /// The parameter at fault.
         parameter: Option<String>,
     },
-    /// A write without the bearer token `TACH_API_TOKEN` asks for.
-    #[error("a valid bearer token is required")]
+    /// A write without a token it needs (`TACH_API_TOKEN`, or one
+    /// `GET /token` signed with `TACH_TOKEN_SECRET`).
+    #[error("a valid token is required (Authorization: Bearer or X-Auth-Token)")]
     Unauthorized,
+    /// `GET /token` without a user name and password of `TACH_HTPASSWD_FILE`.
+    #[error("a valid user name and password are required (HTTP Basic)")]
+    BadCredentials,
+    /// A feature this process was started without; the text says which.
+    #[error("{0}")]
+    NotConfigured(&'static str),
     /// The thing asked for does not exist.
     #[error("{what} not found")]
     NotFound {
@@ -77,8 +84,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound { .. } | ApiError::NotConfigured(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) | ApiError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,10 +152,16 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), reply).into_response();
-        if matches!(self, ApiError::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let challenge = match self {
+            ApiError::Unauthorized => Some("Bearer"),
+            ApiError::BadCredentials => Some("Basic realm=\"tach\""),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

@@ -12,9 +12,10 @@
 //!   (route tables, path spellings, a path's family), [`params`] (shared
 //!   parameter documentation), [`hours`] (hour and window arithmetic),
 //!   [`sql`] (SQL pieces), [`openapi`] (the document), [`metrics`],
-//!   [`config`].
+//!   [`access`] (request ids and the access log), [`config`].
 //! - [`process`]: what the binary runs.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod config;

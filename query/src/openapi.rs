@@ -1,12 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the route tables: every
 //! operation's parameters, bodies and answers come from its handler's
-//! `#[utoipa::path]`; the error answers of its family, the bearer scheme and
-//! the error schemas are added here, once for all.
+//! `#[utoipa::path]`; the error answers of its family, the security schemes
+//! (bearer, `X-Auth-Token`, HTTP Basic) and the error schemas are added
+//! here, once for all.
 
 use utoipa::openapi::path::{HttpMethod, Operation, Paths};
 use utoipa::openapi::response::{ResponseBuilder, Responses};
 use utoipa::openapi::schema::Schema;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
 };
@@ -16,6 +17,15 @@ use crate::error::{shapes, Family};
 
 /// The name of the bearer scheme release writes declare.
 pub const BEARER: &str = "bearer";
+/// The name of Orlo's `X-Auth-Token` scheme, the other form of the same tokens.
+pub const X_AUTH_TOKEN: &str = "x_auth_token";
+/// The name of the HTTP Basic scheme of `GET /token`.
+pub const BASIC: &str = "basic";
+
+const TOKENS: &str = "TACH_API_TOKEN, or a token of GET /token (signed with TACH_TOKEN_SECRET, \
+    not expired), for release writes, which need one when either setting is set; \
+    TACH_READ_TOKEN for Socorro's protected crash fields (email, url, user_comments), left \
+    out of answers without it when it is set";
 
 /// The document over the families' paths and the schemas they name.
 pub fn document(families: Vec<(Family, Paths)>, schemas: Vec<(String, RefOr<Schema>)>) -> OpenApi {
@@ -39,10 +49,24 @@ pub fn document(families: Vec<(Family, Paths)>, schemas: Vec<(String, RefOr<Sche
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(TOKENS))
+                    .build(),
+            ),
+        )
+        .security_scheme(
+            X_AUTH_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Auth-Token".to_owned(),
+                format!("Orlo's header for the same tokens: {TOKENS}"),
+            ))),
+        )
+        .security_scheme(
+            BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
                     .description(Some(
-                        "TACH_API_TOKEN for release writes, which need it when it is set; \
-                         TACH_READ_TOKEN for Socorro's protected crash fields (email, url, \
-                         user_comments), left out of answers without it when it is set",
+                        "A user of TACH_HTPASSWD_FILE and its password, for GET /token",
                     ))
                     .build(),
             ),
@@ -99,7 +123,8 @@ fn error_statuses(method: &HttpMethod, secured: bool) -> Vec<(&'static str, &'st
     if secured && matches!(method, HttpMethod::Post) {
         statuses.push((
             "401",
-            "TACH_API_TOKEN is set and the bearer token is missing or wrong",
+            "TACH_API_TOKEN or TACH_TOKEN_SECRET is set, and the request presents no valid \
+             token (bearer or X-Auth-Token; a signed one expired or changed)",
         ));
     }
     statuses

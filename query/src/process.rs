@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use crate::auth::{Htpasswd, TokenAuth};
 use crate::config::Config;
 use anyhow::Context;
 use clap::Parser;
 use tach_schema::PoolSettings;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// The whole tach-query program: secrets from their files, the flags,
 /// tracing, the pools, then serving until SIGTERM or Ctrl-C.
@@ -23,12 +23,8 @@ async fn run() -> anyhow::Result<()> {
     tach_schema::secrets::load_file_variants(&crate::config::SECRET_SETTINGS)
         .map_err(anyhow::Error::msg)?;
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tach_schema::logging::init(config.log_format, "info");
+    let tokens = token_auth(&config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
@@ -56,15 +52,37 @@ async fn run() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding TACH_QUERY_ADDR {}", config.addr))?;
-    tracing::info!(address = %config.addr, "serving");
+    // The bound address: with port 0 in TACH_QUERY_ADDR, the one the system chose.
+    let address = listener
+        .local_addr()
+        .context("reading the listener's address")?;
+    tracing::info!(address = %address, "serving");
     let state = crate::AppState {
         pool,
         write_pool,
         api_token: config.api_token,
+        tokens,
         read_token: config.read_token,
         default_product: config.default_product,
     };
     crate::serve(listener, state, request_timeout, shutdown).await
+}
+
+/// Orlo's token authentication from its settings, the htpasswd file read
+/// and checked: a setting that cannot work stops the start.
+fn token_auth(config: &Config) -> anyhow::Result<TokenAuth> {
+    let users = match &config.htpasswd_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("TACH_HTPASSWD_FILE: cannot read {}", path.display()))?;
+            let users = Htpasswd::parse(&text)
+                .with_context(|| format!("TACH_HTPASSWD_FILE {}", path.display()))?;
+            Some(users)
+        }
+    };
+    let ttl = Duration::from_secs(config.token_ttl_secs);
+    Ok(TokenAuth::new(users, config.token_secret.as_deref(), ttl)?)
 }
 
 async fn cancel_on_signal(token: CancellationToken) {

@@ -2,6 +2,8 @@
 
 use sqlx::PgPool;
 
+use crate::auth::TokenAuth;
+
 /// The state shared by every route.
 #[derive(Clone)]
 pub struct AppState {
@@ -10,9 +12,12 @@ pub struct AppState {
     /// Release writes, and the release reads and existence checks that must
     /// see them (DATABASE_URL, the writing role).
     pub write_pool: PgPool,
-    /// When set, release writes need `Authorization: Bearer <token>`
-    /// (`TACH_API_TOKEN`); reads stay open.
+    /// When set, release writes need it presented as `Authorization: Bearer
+    /// <token>` or `X-Auth-Token` (`TACH_API_TOKEN`); reads stay open.
     pub api_token: Option<String>,
+    /// Orlo's `GET /token` and the signed tokens it issues, which grant
+    /// writes too; with a secret, writes need a token.
+    pub tokens: TokenAuth,
     /// When set, Socorro's protected crash fields (`email`, `url`,
     /// `user_comments`) are only in answers to requests bearing it
     /// (`TACH_READ_TOKEN`).
@@ -22,13 +27,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Reads and writes through `pool`, release writes open, the seed's
-    /// default product.
+    /// Reads and writes through `pool`, release writes open, no tokens
+    /// issued, the seed's default product.
     pub fn new(pool: PgPool) -> AppState {
         AppState {
             write_pool: pool.clone(),
             pool,
             api_token: None,
+            tokens: TokenAuth::default(),
             read_token: None,
             default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
         }

@@ -6,6 +6,7 @@
 //! - [`store`]: the write path — a batch of events deduplicated, stored and
 //!   aggregated in one transaction (DESIGN.md). Both the AMQP consumer and
 //!   the release write API go through it.
+//! - [`logging`]: the log subscriber both binaries start (`TACH_LOG_FORMAT`).
 
 pub mod allocator;
 pub mod crash;
@@ -17,6 +18,7 @@ pub mod histogram;
 pub mod image_type;
 pub mod image_usage;
 pub mod kpi;
+pub mod logging;
 pub mod pairing;
 pub mod prometheus;
 pub mod release;

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -18,7 +18,7 @@ use super::queries::{self, GroupBy, PackageRow, ReleaseRow, Scope};
 use super::render;
 use super::schemas;
 use super::writes::{self, object_body, required_text};
-use crate::auth::WriteAccess;
+use crate::auth::{self, WriteAccess};
 use crate::edge::Routes;
 use crate::error::{ApiError, Family};
 use crate::params::Paging;
@@ -32,6 +32,7 @@ pub fn routes() -> Routes {
         family: Family::Orlo,
         table: vec![
             routes!(ping),
+            routes!(issue_token),
             routes!(list_releases, create_release),
             routes!(list_packages),
             routes!(one_package),
@@ -153,6 +154,18 @@ fn no_content() -> Answer {
     responses((status = 200, description = "`{\"message\": \"pong\"}`", body = schemas::Pong)))]
 async fn ping() -> Answer {
     ok(json!({"message": "pong"}))
+}
+
+/// Orlo's `GET /token`: a token for release writes, for the HTTP Basic
+/// credentials of a user of `TACH_HTPASSWD_FILE`.
+#[utoipa::path(get, path = "/token", tag = "releases", security(("basic" = [])),
+    responses(
+        (status = 200, description = "A token for release writes, valid for `duration` seconds", body = schemas::Token),
+        (status = 401, description = "The user name or password is missing or wrong", body = crate::error::shapes::OrloError),
+        (status = 404, description = "No TACH_HTPASSWD_FILE: this tach-query issues no tokens", body = crate::error::shapes::OrloError)))]
+async fn issue_token(State(state): State<AppState>, headers: HeaderMap) -> Answer {
+    let issued = auth::issue_token(&state.tokens, &headers, auth::unix_seconds_now()).await?;
+    ok(json!({"token": issued.token, "duration": issued.ttl_secs.to_string()}))
 }
 
 /// `{"releases": [...]}`: the releases with their packages, in order.
@@ -401,7 +414,7 @@ async fn stats_by_date(
     ok(render::by_date(&rows))
 }
 
-#[utoipa::path(post, path = "/releases", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = schemas::NewRelease, content_type = "application/json"),
     responses((status = 200, description = "Created and started", body = schemas::Created)))]
 async fn create_release(State(state): State<AppState>, _: WriteAccess, body: Bytes) -> Answer {
@@ -449,7 +462,7 @@ async fn release_event(state: &AppState, release: &str, kind: &str) -> Answer {
     no_content()
 }
 
-#[utoipa::path(post, path = "/releases/{release}/start", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/start", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn start_release(
@@ -460,7 +473,7 @@ async fn start_release(
     release_event(&state, &release, "release.start").await
 }
 
-#[utoipa::path(post, path = "/releases/{release}/stop", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/stop", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
 async fn stop_release(
@@ -471,7 +484,7 @@ async fn stop_release(
     release_event(&state, &release, "release.end").await
 }
 
-#[utoipa::path(post, path = "/releases/{release}/notes", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/notes", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = schemas::Note, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
     params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
@@ -492,7 +505,7 @@ async fn add_note(
     no_content()
 }
 
-#[utoipa::path(post, path = "/releases/{release}/metadata", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/metadata", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = Object, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
     params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 204, description = "Done")))]
@@ -509,7 +522,7 @@ async fn add_metadata(
     no_content()
 }
 
-#[utoipa::path(post, path = "/releases/{release}/packages", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/packages", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = schemas::NewPackage, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
     params(("release" = String, Path, format = Uuid, description = "The release id")),
     responses((status = 200, description = "Created", body = schemas::Created)))]
@@ -539,7 +552,7 @@ async fn create_package(
     ok(json!({"id": package_id}))
 }
 
-#[utoipa::path(post, path = "/releases/{release}/packages/{package}/start", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/packages/{package}/start", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]
 async fn start_package(
@@ -553,7 +566,7 @@ async fn start_package(
     no_content()
 }
 
-#[utoipa::path(post, path = "/releases/{release}/packages/{package}/stop", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/packages/{package}/stop", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = schemas::PackageStop, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
     params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]
@@ -578,7 +591,7 @@ async fn stop_package(
     no_content()
 }
 
-#[utoipa::path(post, path = "/releases/{release}/packages/{package}/results", tag = "releases", security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/releases/{release}/packages/{package}/results", tag = "releases", security((), ("bearer" = []), ("x_auth_token" = [])),
     request_body(content = schemas::Results, content_type = "application/json", description = "A JSON object; an empty body is an empty object"),
     params(("release" = String, Path, format = Uuid, description = "The release id"), ("package" = String, Path, format = Uuid, description = "The package id")),
     responses((status = 204, description = "Done")))]

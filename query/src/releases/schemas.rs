@@ -149,3 +149,15 @@ pub struct Results {
     #[schema(value_type = serde_json::Value)]
     content: serde_json::Value,
 }
+
+/// Orlo's answer to `GET /token`.
+#[derive(ToSchema)]
+pub struct Token {
+    /// Send it as `X-Auth-Token: <token>` (or `Authorization: Bearer
+    /// <token>`) on release writes.
+    token: String,
+    /// How long it is valid, in seconds, as a string as Orlo sent it
+    /// (TACH_TOKEN_TTL_SECS).
+    #[schema(example = "3600")]
+    duration: String,
+}

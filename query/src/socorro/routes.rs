@@ -166,7 +166,7 @@ fn params_of(uri: &Uri, service: &str, positional: Option<&str>) -> Result<Param
     Params::parse(rest, uri.query(), positional)
 }
 
-#[utoipa::path(get, path = "/crashes/comments", tag = "socorro", security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/crashes/comments", tag = "socorro", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "User comments of the matching crashes", body = Hits<schemas::Comment>)))]
 async fn comments(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {
@@ -436,7 +436,7 @@ async fn search_signatures(State(state): State<AppState>, uri: Uri) -> Answer {
 }
 
 /// `/search/crashes`: the matching crash reports.
-#[utoipa::path(get, path = "/search/crashes", tag = "socorro", security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/search/crashes", tag = "socorro", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(SearchFilters),
     responses((status = 200, description = "Crash reports matching the filters", body = Hits<schemas::Report>)))]
 async fn search_crashes(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {
@@ -480,7 +480,7 @@ async fn matching_reports(
     Ok(found)
 }
 
-#[utoipa::path(get, path = "/report/list", tag = "socorro", security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/report/list", tag = "socorro", security((), ("bearer" = []), ("x_auth_token" = [])),
     params(("signature" = String, Query, min_length = 1, description = "The signature"), SearchFilters),
     responses((status = 200, description = "Reports of the signature", body = Hits<schemas::Report>)))]
 async fn report_list(State(state): State<AppState>, access: ReadAccess, uri: Uri) -> Answer {

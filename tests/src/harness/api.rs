@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -108,6 +108,18 @@ impl TestApi {
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, body)
+    }
+
+    /// Sends any request through the router; returns the status and the
+    /// headers of its answer.
+    pub async fn head(&self, request: Request<Body>) -> (StatusCode, HeaderMap) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        (response.status(), response.headers().clone())
     }
 
     /// Sends a request through the router; returns the status and the body's bytes.

@@ -1,11 +1,13 @@
 //! The test harness: a database and broker names of its own for each test,
-//! tach-ingest and tach-query started in-process, a proxy that can sever
-//! connections, and polling with a deadline instead of sleeps.
+//! tach-ingest and tach-query started in-process (or tach-query as a
+//! process of its own), a proxy that can sever connections, and polling
+//! with a deadline instead of sleeps.
 
 mod api;
 mod broker;
 mod database;
 pub mod private;
+mod process;
 mod proxy;
 pub mod python;
 pub mod samples;
@@ -18,6 +20,7 @@ pub use api::TestApi;
 pub use broker::TestBroker;
 pub use database::TestDatabase;
 pub use private::PrivateServices;
+pub use process::{http, HttpAnswer, QueryProcess};
 pub use proxy::ChaosProxy;
 pub use services::{test_settings, TestIngest, TestQuery};
 

@@ -183,6 +183,14 @@ async fn a_request_over_the_timeout_is_a_503_in_the_familys_shape() {
         let (status, body) = api.get(path).await;
         assert_eq!((status.as_u16(), body), (503, expected), "{path}");
     }
+    // The answer of a timed-out request still carries its id.
+    let request = axum::http::Request::get("/stacky/deployments")
+        .header("x-request-id", "slow-1")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, headers) = api.head(request).await;
+    assert_eq!(status.as_u16(), 503);
+    assert_eq!(headers["x-request-id"], "slow-1");
     drop(held);
     pool.close().await;
     database.drop_database().await;

@@ -583,7 +583,8 @@ async fn writes_need_the_token_when_one_is_set() {
     let db = TestDatabase::create().await;
     let api = TestApi::with_token(db.pool.clone(), Some("s3cret"));
     let body = json!({"user": "u", "platforms": ["p"]}).to_string();
-    let refused = json!({"message": "a valid bearer token is required"});
+    let refused =
+        json!({"message": "a valid token is required (Authorization: Bearer or X-Auth-Token)"});
     assert_eq!(
         api.post_raw("/releases", Some(body.as_bytes()), None).await,
         (StatusCode::UNAUTHORIZED, refused.clone())

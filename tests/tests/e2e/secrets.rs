@@ -45,6 +45,8 @@ fn help_shows_the_settings_but_never_their_secret_values() {
         ),
         ("AMQP_URL", "amqp://tach:topsecret-mq@mq.example:5672/%2f"),
         ("TACH_API_TOKEN", "topsecret-token"),
+        ("TACH_READ_TOKEN", "topsecret-read-token"),
+        ("TACH_TOKEN_SECRET", "topsecret-signing-secret"),
     ];
     for program in [INGEST, QUERY] {
         let output = run(program, &["--help"], &env);
@@ -57,7 +59,15 @@ fn help_shows_the_settings_but_never_their_secret_values() {
         );
     }
     let help = text(&run(QUERY, &["--help"], &env));
-    for setting in ["TACH_QUERY_DATABASE_URL", "TACH_API_TOKEN_FILE"] {
+    for setting in [
+        "TACH_QUERY_DATABASE_URL",
+        "TACH_API_TOKEN_FILE",
+        "TACH_READ_TOKEN_FILE",
+        "TACH_TOKEN_SECRET_FILE",
+        "TACH_HTPASSWD_FILE",
+        "TACH_TOKEN_TTL_SECS",
+        "TACH_LOG_FORMAT",
+    ] {
         assert!(help.contains(setting), "{setting} missing:\n{help}");
     }
 }
@@ -111,6 +121,17 @@ async fn a_url_from_its_file_variant_reaches_the_database() {
         said.contains("TACH_API_TOKEN_FILE: cannot read /nonexistent/token"),
         "{said}"
     );
+
+    for name in ["TACH_READ_TOKEN", "TACH_TOKEN_SECRET"] {
+        let file_name = format!("{name}_FILE");
+        let output = run(QUERY, &[], &[(&file_name, "/nonexistent/secret")]);
+        let said = text(&output);
+        assert!(!output.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("{file_name}: cannot read /nonexistent/secret")),
+            "{said}"
+        );
+    }
 
     std::fs::remove_file(&file).unwrap();
     let admin = tach_schema::connect(

@@ -1,0 +1,175 @@
+//! tach-query as a process of its own, for what only its binary does
+//! (settings from the environment and files, its log lines on stderr), and
+//! a bare HTTP/1.1 client to talk to it without adding an HTTP client crate.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+/// A tach-query process logging JSON, whose stderr lines are collected as
+/// they come.
+pub struct QueryProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl QueryProcess {
+    /// Starts `program` (`CARGO_BIN_EXE_tach-query-under-test`) with only
+    /// `env` (and PATH), on a port the system picks, logging JSON.
+    pub fn start(program: &str, env: &[(&str, &str)]) -> QueryProcess {
+        let mut child = Command::new(program)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TACH_QUERY_ADDR", "127.0.0.1:0")
+            .env("TACH_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("tach-query starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let collected = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                collected.lock().unwrap().push(line);
+            }
+        });
+        QueryProcess { child, lines }
+    }
+
+    /// Every stderr line so far, each parsed as JSON (a line that is not
+    /// JSON fails the test: the format promises one object a line).
+    pub fn records(&self) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|_| panic!("a log line is not JSON: {line}"))
+            })
+            .collect()
+    }
+
+    /// The first record `matches` accepts, waiting for it up to 15 s.
+    pub async fn wait_for(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        super::wait_until(what, Duration::from_secs(15), || {
+            let found = self.records().iter().any(&matches);
+            async move { found }
+        })
+        .await;
+        self.records()
+            .into_iter()
+            .find(matches)
+            .expect("found a moment ago")
+    }
+
+    /// The address of its "serving" line, once it serves.
+    pub async fn address(&self) -> String {
+        let serving = self
+            .wait_for("tach-query serving", |record| {
+                record["message"] == "serving"
+            })
+            .await;
+        serving["address"]
+            .as_str()
+            .expect("the serving line names its address")
+            .to_owned()
+    }
+
+    /// Kills it.
+    pub async fn stop(mut self) {
+        self.child.kill().await.expect("killing tach-query");
+    }
+}
+
+/// An answer: status, headers (names in lower case) and body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first header called `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("the body is not JSON: {}", self.body))
+    }
+}
+
+/// Sends one request over a connection of its own (closed after it) and
+/// reads the whole answer; `body` goes as JSON.
+pub async fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpAnswer {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .expect("connecting to tach-query");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("sending the request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("reading the answer");
+    parse_answer(&String::from_utf8_lossy(&response))
+}
+
+/// An answer with a `Content-Length` body (tach-query's are whole bytes).
+fn parse_answer(response: &str) -> HttpAnswer {
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    HttpAnswer {
+        status,
+        headers: lines
+            .filter_map(|line| line.split_once(": "))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect(),
+        body: body.to_owned(),
+    }
+}
