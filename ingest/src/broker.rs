@@ -191,7 +191,9 @@ pub enum TlsSetupError {
         why: String,
     },
     /// No trusted certificate in the system's store or `SSL_CERT_FILE`.
-    #[error("no trusted CA certificates in the system's store or SSL_CERT_FILE ({0}); set cacertfile")]
+    #[error(
+        "no trusted CA certificates in the system's store or SSL_CERT_FILE ({0}); set cacertfile"
+    )]
     NoSystemRoots(String),
     /// rustls refused the combination (a key that does not match its certificate, …).
     #[error("TLS settings refused: {0}")]
@@ -223,13 +225,12 @@ pub fn connector(options: &TlsOptions) -> Result<RustlsConnector, TlsSetupError>
         None => builder.with_no_client_auth(),
         Some((cert_file, key_file)) => {
             let chain = certificates("certfile", cert_file)?;
-            let key = PrivateKeyDer::from_pem_file(key_file).map_err(|error| {
-                TlsSetupError::File {
+            let key =
+                PrivateKeyDer::from_pem_file(key_file).map_err(|error| TlsSetupError::File {
                     setting: "keyfile",
                     path: key_file.display().to_string(),
                     why: error.to_string(),
-                }
-            })?;
+                })?;
             builder.with_client_auth_cert(chain, key)?
         }
     };
@@ -400,8 +401,9 @@ pub fn refusal(error: &lapin::Error) -> Option<String> {
         lapin::ErrorKind::ProtocolError(amqp) => {
             let permanent = matches!(
                 amqp.kind(),
-                AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED | AMQPSoftError::PRECONDITIONFAILED)
-                    | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED)
+                AMQPErrorKind::Soft(
+                    AMQPSoftError::ACCESSREFUSED | AMQPSoftError::PRECONDITIONFAILED
+                ) | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED)
             );
             permanent.then(|| format!("refused by the broker: {}", amqp.get_message()))
         }
@@ -449,7 +451,10 @@ mod tests {
         );
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert_eq!(refusal(&refused.into()), None);
-        let handshake = std::io::Error::new(std::io::ErrorKind::InvalidData, "invalid peer certificate: UnknownIssuer");
+        let handshake = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
         assert_eq!(
             refusal(&handshake.into()),
             Some("TLS handshake failed: invalid peer certificate: UnknownIssuer".into())
@@ -494,7 +499,13 @@ mod tests {
         assert_eq!(default.server_name, "rabbit.example.org");
         assert_eq!(default.ca_file, None);
         assert!(default.verify_peer);
-        assert!(!parse("amqps://h?verify=verify_none").unwrap().tls.unwrap().verify_peer);
+        assert!(
+            !parse("amqps://h?verify=verify_none")
+                .unwrap()
+                .tls
+                .unwrap()
+                .verify_peer
+        );
         let ipv6 = parse("amqps://[::1]:5671").unwrap();
         assert_eq!(ipv6.tls.unwrap().server_name, "::1");
     }
@@ -505,8 +516,14 @@ mod tests {
             parse("http://u:secret@h/").unwrap_err(),
             BrokerUrlError::Scheme("http".into())
         );
-        assert!(matches!(parse("u:secret@h"), Err(BrokerUrlError::Scheme(_) | BrokerUrlError::Syntax(_))));
-        assert!(!parse("amqp://u:secret@h:99999/").unwrap_err().to_string().contains("secret"));
+        assert!(matches!(
+            parse("u:secret@h"),
+            Err(BrokerUrlError::Scheme(_) | BrokerUrlError::Syntax(_))
+        ));
+        assert!(!parse("amqp://u:secret@h:99999/")
+            .unwrap_err()
+            .to_string()
+            .contains("secret"));
         assert_eq!(
             parameter_error("amqp://h/?cacertfile=/ca.pem"),
             "cacertfile: a TLS setting needs an amqps:// URL"
@@ -515,9 +532,18 @@ mod tests {
             parameter_error("amqps://h/?verify=yes"),
             "verify: must be verify_peer or verify_none"
         );
-        assert_eq!(parameter_error("amqps://h/?certfile=/c.pem"), "certfile: needs keyfile too");
-        assert_eq!(parameter_error("amqps://h/?keyfile=/c.key"), "keyfile: needs certfile too");
-        assert_eq!(parameter_error("amqp://h/?heartbeats=5"), "heartbeats: unknown parameter");
+        assert_eq!(
+            parameter_error("amqps://h/?certfile=/c.pem"),
+            "certfile: needs keyfile too"
+        );
+        assert_eq!(
+            parameter_error("amqps://h/?keyfile=/c.key"),
+            "keyfile: needs certfile too"
+        );
+        assert_eq!(
+            parameter_error("amqp://h/?heartbeats=5"),
+            "heartbeats: unknown parameter"
+        );
     }
 
     #[test]
@@ -529,6 +555,9 @@ mod tests {
             verify_peer: true,
         };
         let error = connector(&options).err().unwrap().to_string();
-        assert!(error.starts_with("cacertfile /nonexistent/ca.pem: "), "{error}");
+        assert!(
+            error.starts_with("cacertfile /nonexistent/ca.pem: "),
+            "{error}"
+        );
     }
 }

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, ConnectionProperties};
@@ -136,7 +135,7 @@ impl SessionFailure {
 
 impl std::fmt::Display for SessionFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.error)
+        f.write_str(&tach_schema::logging::one_line(&*self.error))
     }
 }
 
@@ -182,10 +181,7 @@ async fn session(
     };
     let properties = ConnectionProperties::default()
         .with_connection_name(format!("tach-ingest {}", deployment.name).into());
-    let connection = broker
-        .connect(properties)
-        .await
-        .map_err(before_consuming)?;
+    let connection = broker.connect(properties).await.map_err(before_consuming)?;
     let queues = topology::declare(&connection, deployment)
         .await
         .map_err(before_consuming)?;

@@ -54,19 +54,22 @@ impl ConsumerHealth {
 }
 
 impl Health {
-    /// Adds a deployment, not yet consuming.
+    /// The health of a deployment, added (not consuming) the first time.
+    /// tach-ingest registers its deployments before it connects anywhere,
+    /// so `/readyz` names them from the start.
     pub fn register(&self, deployment: &str) -> ConsumerHealth {
-        let consumer = ConsumerHealth {
-            deployment: deployment.to_owned(),
-            consuming: Arc::default(),
-            ever_consumed: Arc::default(),
-        };
-        metrics::consumer_up(deployment, false);
-        self.consumers
-            .lock()
-            .expect("health lock poisoned")
-            .insert(deployment.to_owned(), consumer.clone());
-        consumer
+        let mut consumers = self.consumers.lock().expect("health lock poisoned");
+        consumers
+            .entry(deployment.to_owned())
+            .or_insert_with(|| {
+                metrics::consumer_up(deployment, false);
+                ConsumerHealth {
+                    deployment: deployment.to_owned(),
+                    consuming: Arc::default(),
+                    ever_consumed: Arc::default(),
+                }
+            })
+            .clone()
     }
 
     /// The pool `/readyz` checks; until it is set, the database counts as
@@ -146,7 +149,10 @@ mod tests {
             Err(vec!["deployment west: consumers not attached".to_owned()])
         );
         assert_eq!(
-            verdict(&consuming(&[("east", false)]), Err("no answer within 2 s".into())),
+            verdict(
+                &consuming(&[("east", false)]),
+                Err("no answer within 2 s".into())
+            ),
             Err(vec![
                 "database: no answer within 2 s".to_owned(),
                 "deployment east: consumers not attached".to_owned(),

@@ -49,8 +49,9 @@ pub fn run_process() -> anyhow::Result<()> {
 /// (`RUST_LOG`, default info; `TACH_LOG_FORMAT`) and runs the subcommand.
 pub async fn main(cli: Cli) -> anyhow::Result<()> {
     // lapin logs a failed passive declare at error level from its I/O
-    // loop; tach expects that miss (topology.rs) and logs real failures itself.
-    tach_schema::logging::init(cli.log_format, "info,lapin::channel=off");
+    // loop; tach expects that miss (topology.rs) and logs real failures
+    // itself, so those lines stay off even under RUST_LOG=info.
+    tach_schema::logging::init(cli.log_format, "info", &["lapin::channel=off"]);
     match &cli.command {
         None | Some(config::Command::Run) => commands::run::run(&cli).await,
         Some(config::Command::Migrate) => commands::migrate::migrate(&cli.database_url).await,

@@ -1,5 +1,5 @@
 //! The tach-ingest binary.
 
-fn main() -> anyhow::Result<()> {
-    tach_ingest::run_process()
+fn main() -> std::process::ExitCode {
+    tach_schema::logging::exit_code("tach-ingest", tach_ingest::run_process())
 }

@@ -1,5 +1,5 @@
 //! The tach-query binary.
 
-fn main() -> anyhow::Result<()> {
-    tach_query::process::run_process()
+fn main() -> std::process::ExitCode {
+    tach_schema::logging::exit_code("tach-query", tach_query::process::run_process())
 }

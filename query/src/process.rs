@@ -23,7 +23,7 @@ async fn run() -> anyhow::Result<()> {
     tach_schema::secrets::load_file_variants(&crate::config::SECRET_SETTINGS)
         .map_err(anyhow::Error::msg)?;
     let config = Config::parse();
-    tach_schema::logging::init(config.log_format, "info");
+    tach_schema::logging::init(config.log_format, "info", &[]);
     let tokens = token_auth(&config)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -52,6 +52,9 @@ impl DatabaseError {
 fn refuses_for_good(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Configuration(_) | sqlx::Error::Tls(_) => true,
+        // rustls's handshake failures (an unknown CA, a host name the
+        // certificate does not hold) reach sqlx as invalid data.
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
         // 28000 invalid_authorization_specification (no pg_hba entry, a
         // certificate refused), 28P01 invalid_password, 42501
         // insufficient_privilege (may not create the database).

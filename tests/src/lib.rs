@@ -3,10 +3,8 @@
 //! - [`gen`]: the deterministic event generator behind `tach-gen`.
 //! - [`harness`]: per-test databases and broker names, services in-process,
 //!   a connection-severing proxy, polling with deadlines.
-//! - [`http`]: a minimal HTTP/1.1 GET client for the services' ports.
 //! - [`publish`]: publishing generated messages.
 
 pub mod gen;
 pub mod harness;
-pub mod http;
 pub mod publish;

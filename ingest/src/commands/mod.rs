@@ -47,7 +47,7 @@ struct DatabaseStart(anyhow::Error);
 
 impl std::fmt::Display for DatabaseStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
+        f.write_str(&tach_schema::logging::one_line(&*self.0))
     }
 }
 

@@ -33,6 +33,9 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(super::cancel_on_signal(shutdown.clone()));
     let health = Health::default();
+    for deployment in &deployments {
+        health.register(&deployment.config.name);
+    }
     let metrics_server = tokio::spawn(metrics::serve(listener, health.clone(), shutdown.clone()));
     let pool_settings = PoolSettings {
         max_connections: (settings.writers * deployments.len() + 2) as u32,
@@ -44,19 +47,23 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
     };
     health.set_pool(pool.clone());
     let store = Store::new(pool.clone());
+    // The background upkeep stops with the consumers: each watches
+    // `shutdown`, and is awaited before the pool closes under it.
+    let mut upkeep = tokio::task::JoinSet::new();
     if args.prune_interval_hours > 0 {
         let interval = Duration::from_secs(args.prune_interval_hours * 3600);
-        tokio::spawn(super::prune::schedule(
+        upkeep.spawn(super::prune::schedule(
             store.clone(),
             args.retention_days,
             interval,
             shutdown.clone(),
         ));
     }
-    tokio::spawn(super::partitions::schedule(store.clone(), shutdown.clone()));
-    tokio::spawn(super::report::schedule(pool.clone(), shutdown.clone()));
+    upkeep.spawn(super::partitions::schedule(store.clone(), shutdown.clone()));
+    upkeep.spawn(super::report::schedule(pool.clone(), shutdown.clone()));
     let consumed = crate::consume(store, deployments, settings, health, shutdown.clone()).await;
     shutdown.cancel();
+    upkeep.join_all().await;
     let _ = metrics_server.await;
     pool.close().await;
     tracing::info!("stopped");

@@ -54,10 +54,11 @@ struct Cli {
 enum Command {
     /// Publish the stream to RabbitMQ, waiting for the broker to confirm every message.
     Publish {
-        /// RabbitMQ URL.
+        /// RabbitMQ URL (or AMQP_URL_FILE, a file holding it).
         #[arg(
             long,
             env = "AMQP_URL",
+            hide_env_values = true,
             default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
         )]
         amqp_url: String,
@@ -112,6 +113,10 @@ impl Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Err(why) = tach_schema::secrets::load_file_variants(&["AMQP_URL"]) {
+        eprintln!("tach-gen: error: {why}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,6 @@
 //! `CARGO_BIN_EXE_tach-ingest-under-test`. The same program as the release
 //! binary: both are `tach_ingest::run_process`.
 
-fn main() -> anyhow::Result<()> {
-    tach_ingest::run_process()
+fn main() -> std::process::ExitCode {
+    tach_schema::logging::exit_code("tach-ingest", tach_ingest::run_process())
 }

@@ -34,6 +34,20 @@ impl TestBroker {
         deployment
     }
 
+    /// A TACH_CONFIG file with this namespace's deployment on `amqp_url`,
+    /// for tach-ingest run as a process (which names its queues and
+    /// exchanges only from a config file).
+    pub fn config_file(&self, amqp_url: &str) -> std::path::PathBuf {
+        let deployment = self.deployment(amqp_url);
+        let path = std::env::temp_dir().join(format!("{}config.toml", self.prefix));
+        let text = format!(
+            "[[deployment]]\nname = {:?}\namqp_url = {:?}\nexchange_prefix = {:?}\nqueue_prefix = {:?}\n",
+            deployment.name, deployment.amqp_url, deployment.exchange_prefix, deployment.queue_prefix
+        );
+        std::fs::write(&path, text).expect("writing the config file");
+        path
+    }
+
     /// Messages ready in queue `name`, or None when it does not exist.
     pub async fn queue_depth_at(amqp_url: &str, name: &str) -> Option<u32> {
         Self::probe(amqp_url, name)

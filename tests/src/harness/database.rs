@@ -19,6 +19,15 @@ pub struct TestDatabase {
     server: String,
 }
 
+/// `server` (a PostgreSQL URL) naming database `database` instead. Done on
+/// the URL itself: sqlx's `to_url_lossy` writes `sslrootcert` back in a form
+/// it cannot read again.
+pub fn with_database(server: &str, database: &str) -> String {
+    let mut url = url::Url::parse(server).expect("DATABASE_URL parses");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
 impl TestDatabase {
     /// Creates and migrates a new database on the test server.
     pub async fn create() -> TestDatabase {
@@ -35,10 +44,7 @@ impl TestDatabase {
             chrono::Utc::now().timestamp(),
             super::unique_suffix()
         );
-        let options = PgConnectOptions::from_str(&server)
-            .expect("DATABASE_URL parses")
-            .database(&name);
-        let url = options.to_url_lossy().to_string();
+        let url = with_database(&server, &name);
         let pool = tach_schema::connect(
             &url,
             PoolSettings {

@@ -7,7 +7,7 @@ mod api;
 mod broker;
 mod database;
 pub mod private;
-mod process;
+pub mod process;
 mod proxy;
 pub mod python;
 pub mod samples;
@@ -20,7 +20,7 @@ pub use api::TestApi;
 pub use broker::TestBroker;
 pub use database::TestDatabase;
 pub use private::PrivateServices;
-pub use process::{http, HttpAnswer, QueryProcess};
+pub use process::{free_address, http, try_http, HttpAnswer, QueryProcess, ServiceProcess};
 pub use proxy::ChaosProxy;
 pub use services::{test_settings, TestIngest, TestQuery};
 

@@ -19,9 +19,13 @@ pub struct ChaosProxy {
 impl ChaosProxy {
     /// Proxies a new local port to `target` (host:port).
     pub async fn start(target: String) -> ChaosProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding the proxy");
+        Self::start_at("127.0.0.1:0".parse().expect("an address"), target).await
+    }
+
+    /// Proxies `address` to `target`: a broker that appears where a client
+    /// has been failing to connect, or comes back after [`Drop`] closed it.
+    pub async fn start_at(address: SocketAddr, target: String) -> ChaosProxy {
+        let listener = TcpListener::bind(address).await.expect("binding the proxy");
         let address = listener.local_addr().expect("proxy address");
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let tracked = connections.clone();

@@ -281,7 +281,7 @@ fn log_dir() -> PathBuf {
 
 fn spawn_ingest(database_url: &str, amqp_url: &str, log_name: &str) -> Child {
     let log = std::fs::File::create(log_dir().join(log_name)).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_tach-ingest-under-test"))
+    Command::new(crate::INGEST)
         .env("DATABASE_URL", database_url)
         .env("AMQP_URL", amqp_url)
         .env("TACH_DEPLOYMENT", "faults")

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use tach_tests::harness::{http, QueryProcess, TestDatabase};
 use tokio::process::Command;
 
-const INGEST: &str = env!("CARGO_BIN_EXE_tach-ingest-under-test");
-const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
+use crate::INGEST;
+use crate::QUERY;
 
 /// The access line of the request with id `request_id`.
 async fn access_line(query: &QueryProcess, request_id: &str) -> Value {

@@ -2,6 +2,11 @@
 //! Every test uses the real PostgreSQL and RabbitMQ, with a database and
 //! broker names of its own.
 
+/// The test copy of tach-ingest (tests/src/bin), for tests that run it as a process.
+pub const INGEST: &str = env!("CARGO_BIN_EXE_tach-ingest-under-test");
+/// The test copy of tach-query.
+pub const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
+
 mod commands;
 mod consistency;
 mod edge;
@@ -21,3 +26,5 @@ mod releases;
 mod secrets;
 mod socorro;
 mod stacky;
+mod startup;
+mod tls;

@@ -17,7 +17,7 @@ use sha1::{Digest, Sha1};
 use tach_query::auth::{self, Htpasswd, TokenAuth, TokenKey};
 use tach_tests::harness::{self, http, QueryProcess, TestApi, TestDatabase};
 
-const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
+use crate::QUERY;
 
 /// The secret the replicas share.
 const SECRET: &str = "a secret every replica shares";

@@ -10,8 +10,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 use tach_tests::harness;
 
-const INGEST: &str = env!("CARGO_BIN_EXE_tach-ingest-under-test");
-const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
+use crate::INGEST;
+use crate::QUERY;
 
 /// Runs `program` with `args` and `env` only (plus PATH).
 fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {

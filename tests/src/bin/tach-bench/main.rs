@@ -10,6 +10,7 @@
 mod ceiling;
 mod footprint;
 mod growth;
+mod http;
 mod ingest;
 mod measure;
 mod query;

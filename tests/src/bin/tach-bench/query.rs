@@ -16,7 +16,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use tach_tests::http::{self, Connection};
+use crate::http::{self, Connection};
 use crate::report::{rounded, thousands, Cell, Report, Table};
 use crate::services::{PeakRss, Service};
 use crate::{system, Context};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
-use tach_tests::http;
+use crate::http;
 use crate::scratch::Namespace;
 use crate::system;
 
