@@ -167,8 +167,9 @@ async fn tls_connections_work_end_to_end_and_bad_certificates_stop_the_start() {
         .wait_for_ok("/stacky/deployments", Duration::from_secs(30))
         .await;
 
-    // What must be refused, each at once and saying why.
-    let refusal_config = |query: &str| {
+    // Other ways to trust the server: the CA as SSL_CERT_FILE (the system
+    // store's override) for both connections, and RabbitMQ's verify_none.
+    let other_config = |query: &str| {
         let namespace = TestBroker {
             prefix: format!("t{}-", tach_tests::harness::unique_suffix()),
             amqp_url: broker.amqp_url.clone(),
@@ -178,8 +179,38 @@ async fn tls_connections_work_end_to_end_and_bad_certificates_stop_the_start() {
             .to_string_lossy()
             .into_owned()
     };
-    let wrong_ca_config = refusal_config(&format!("cacertfile={wrong_ca}"));
-    let wrong_name_config = refusal_config(&format!(
+    let system_store_config = other_config("heartbeat=30");
+    let no_root = database_url(&database.url, "localhost", "verify-full", None);
+    let mut system_store = ServiceProcess::ingest(
+        INGEST,
+        "tls-ssl-cert-file",
+        &[
+            ("DATABASE_URL", &no_root),
+            ("TACH_CONFIG", &system_store_config),
+            ("SSL_CERT_FILE", &ca),
+        ],
+    );
+    let verify_none_config = other_config("verify=verify_none");
+    let mut verify_none = ServiceProcess::ingest(
+        INGEST,
+        "tls-verify-none",
+        &[
+            ("DATABASE_URL", &database.url),
+            ("TACH_CONFIG", &verify_none_config),
+        ],
+    );
+    system_store
+        .wait_for_ok("/readyz", Duration::from_secs(60))
+        .await;
+    verify_none
+        .wait_for_ok("/readyz", Duration::from_secs(60))
+        .await;
+    assert!(system_store.terminate().await.success());
+    assert!(verify_none.terminate().await.success());
+
+    // What must be refused, each at once and saying why.
+    let wrong_ca_config = other_config(&format!("cacertfile={wrong_ca}"));
+    let wrong_name_config = other_config(&format!(
         "cacertfile={ca}&server_name_indication=wrong.example"
     ));
     let untrusted = database_url(&database.url, "localhost", "verify-full", Some(&wrong_ca));
@@ -235,7 +266,13 @@ async fn tls_connections_work_end_to_end_and_bad_certificates_stop_the_start() {
     assert!(query.terminate().await.success());
     assert!(ingest.terminate().await.success());
     publisher.close().await.unwrap();
-    for file in [config_path, wrong_ca_config, wrong_name_config] {
+    for file in [
+        config_path,
+        wrong_ca_config,
+        wrong_name_config,
+        system_store_config,
+        verify_none_config,
+    ] {
         std::fs::remove_file(file).unwrap();
     }
     database.drop_database().await;
