@@ -49,6 +49,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     metrics::install();
+    let state = AppState {
+        shutdown: shutdown.clone(),
+        ..state
+    };
     let app = router(state, request_timeout);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -64,6 +64,7 @@ async fn run() -> anyhow::Result<()> {
         tokens,
         read_token: config.read_token,
         default_product: config.default_product,
+        shutdown: shutdown.clone(),
     };
     crate::serve(listener, state, request_timeout, shutdown).await
 }

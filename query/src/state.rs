@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenAuth;
 
@@ -24,6 +25,9 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// Product the Socorro middleware searches when a request names none.
     pub default_product: String,
+    /// Cancelled when the server stops: endless answers (the live stream)
+    /// end then, so the graceful shutdown does not wait for them.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -37,6 +41,7 @@ impl AppState {
             tokens: TokenAuth::default(),
             read_token: None,
             default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
+            shutdown: CancellationToken::new(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `tach-ingest prune` and the scheduled prune: drop raw-event partitions
-//! older than the retention period, leaving aggregates alone (SPEC §4.7).
+//! older than the retention period, leaving aggregates alone (SPEC §4.7);
+//! and the live feed's hourly window.
 
 use std::time::Duration;
 
@@ -50,6 +51,20 @@ pub async fn schedule(
             Err(error) => {
                 tracing::warn!(error = %error, "scheduled prune failed, will retry next interval")
             }
+        }
+    }
+}
+
+/// Every minute, deletes the live feed's batches past their hour (the
+/// stream's reconnects need no more; the tables keep the history).
+pub async fn schedule_live_feed(store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        if let Err(error) = store.prune_live_feed().await {
+            tracing::warn!(%error, "pruning the live feed failed, will retry in a minute");
         }
     }
 }

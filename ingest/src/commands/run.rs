@@ -60,6 +60,10 @@ pub async fn run(cli: &Cli) -> anyhow::Result<()> {
         ));
     }
     upkeep.spawn(super::partitions::schedule(store.clone(), shutdown.clone()));
+    upkeep.spawn(super::prune::schedule_live_feed(
+        store.clone(),
+        shutdown.clone(),
+    ));
     upkeep.spawn(super::report::schedule(pool.clone(), shutdown.clone()));
     let consumed = crate::consume(store, deployments, settings, health, shutdown.clone()).await;
     shutdown.cancel();

@@ -6,6 +6,7 @@ mod params;
 mod queries;
 mod render;
 mod routes;
+mod stream;
 mod summarize;
 mod summary;
 

@@ -19,6 +19,27 @@ pub fn when(time: DateTime<Utc>) -> String {
     date + &time_of_day(time)
 }
 
+/// One row of `watch` (and of its stream): `[id, "E" or " ", "YYYY-MM-DD",
+/// "HH:MM:SS.ffffff", deployment, event, uuid or "-"]`.
+pub fn watch_row(
+    id: i64,
+    is_error: bool,
+    when: DateTime<Utc>,
+    deployment: &str,
+    event: &str,
+    uuid: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!([
+        id,
+        if is_error { "E" } else { " " },
+        when.date_naive().to_string(),
+        time_of_day(when),
+        deployment,
+        event,
+        uuid.unwrap_or("-"),
+    ])
+}
+
 /// `%H:%M:%S.ffffff` (the fraction omitted when zero), as Python's `str(time)`.
 pub fn time_of_day(time: DateTime<Utc>) -> String {
     if !tach_schema::timestamp::is_plain(time) {

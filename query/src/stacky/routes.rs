@@ -33,6 +33,7 @@ pub fn routes() -> Routes {
             routes!(search),
             routes!(show),
             routes!(watch),
+            routes!(super::stream::watch_stream),
             routes!(timings),
             routes!(timings_of_uuid),
             routes!(summary),
@@ -270,6 +271,16 @@ async fn show(
     Ok(Json(json!([attributes, pretty, uuid])))
 }
 
+/// The deployment a `watch` path names: None for 0, every deployment.
+pub(super) fn deployment_filter(segment: &str) -> Result<Option<i32>, ApiError> {
+    let deployment_id = integer_path(segment, "the deployment id")?;
+    let deployment_id = i32::try_from(deployment_id)
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| ApiError::bad(format!("no deployment {deployment_id}")))?;
+    Ok((deployment_id > 0).then_some(deployment_id))
+}
+
 /// At most this many events per `watch` answer.
 const WATCH_LIMIT: i64 = 1000;
 
@@ -286,18 +297,13 @@ async fn watch(
 ) -> Answer {
     let params = Params::parse(query.as_deref())?;
     let service = params.service()?;
-    let deployment_id = integer_path(&deployment, "the deployment id")?;
-    let deployment_id = i32::try_from(deployment_id)
-        .ok()
-        .filter(|id| *id >= 0)
-        .ok_or_else(|| ApiError::bad(format!("no deployment {deployment_id}")))?;
+    let filter = deployment_filter(&deployment)?;
     // Cut to the second, as StackTach did, so answers can be cached.
     let now = Utc::now().trunc_subsecs(0);
     let since = params
         .unix_time("since")?
         .unwrap_or(now - TimeDelta::seconds(2));
     let event_name = params.get("event_name").filter(|name| !name.is_empty());
-    let filter = (deployment_id > 0).then_some(deployment_id);
     let rows = queries::watched_events(
         &state.pool,
         service,
@@ -317,15 +323,14 @@ async fn watch(
             } else {
                 &row.instance
             };
-            json!([
+            render::watch_row(
                 row.id,
-                if row.is_error { "E" } else { " " },
-                row.when.date_naive().to_string(),
-                render::time_of_day(row.when),
-                row.deployment,
-                row.event,
-                uuid.as_deref().unwrap_or("-"),
-            ])
+                row.is_error,
+                row.when,
+                &row.deployment,
+                &row.event,
+                uuid.as_deref(),
+            )
         })
         .collect();
     // Assembled, not `json!`: that would copy every event row once more.

@@ -9,6 +9,7 @@ mod derive;
 mod image_rows;
 mod keys;
 mod kpi_trackers;
+pub mod live;
 mod locks;
 mod pairing_events;
 mod partitions;
@@ -120,6 +121,11 @@ impl Store {
         dropped
     }
 
+    /// Deletes the live feed's batches older than [`live::KEPT_FOR`].
+    pub async fn prune_live_feed(&self) -> Result<u64, sqlx::Error> {
+        live::prune(&self.pool).await
+    }
+
     /// True when PostgreSQL answers a trivial query within two seconds: tells
     /// a real outage from an error that only one batch keeps meeting.
     pub async fn answers(&self) -> bool {
@@ -206,6 +212,9 @@ impl Store {
         raw::insert(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("inserting raw events", batch_size))?;
+        live::record(&mut tx, deployment_id, &new_events)
+            .await
+            .map_err(StoreError::at("recording the live feed", batch_size))?;
         pairing_events::record(&mut tx, deployment_id, &new_events)
             .await
             .map_err(StoreError::at("recording pairing events", batch_size))?;

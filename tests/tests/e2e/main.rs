@@ -15,6 +15,7 @@ mod glance_usage;
 mod ingest;
 mod ingest_faults;
 mod least_privilege;
+mod live;
 mod logs;
 mod metrics;
 mod never_stops;
