@@ -324,6 +324,7 @@ async fn session(
         store.clone(),
         settings.clone(),
         channel.clone(),
+        queues.clone(),
     );
     let result = loop_state
         .consume(stream::select_all(deliveries), shutdown)
@@ -402,6 +403,8 @@ struct BatchLoop {
     batch_deadline: Option<tokio::time::Instant>,
     writers: JoinSet<Written>,
     acks: AckFrontier,
+    /// The session's queues, to find the family of a dead-lettered message.
+    queues: Vec<QueueSpec>,
     /// Cancelled when shutdown's deadline passes: writers stuck retrying give up.
     abandon: CancellationToken,
 }
@@ -412,8 +415,10 @@ impl BatchLoop {
         store: Store,
         settings: Settings,
         channel: Channel,
+        queues: Vec<QueueSpec>,
     ) -> BatchLoop {
         BatchLoop {
+            queues,
             destination,
             store,
             settings,
@@ -463,15 +468,42 @@ impl BatchLoop {
             self.batch_deadline = Some(tokio::time::Instant::now() + self.settings.batch_linger);
         }
         self.pending_tags.push(delivery.delivery_tag);
-        self.pending.push(Received {
+        let mut received = Received {
             exchange: delivery.exchange.as_str().to_owned(),
             routing_key: delivery.routing_key.as_str().to_owned(),
             queue: Some(queue.name.clone()),
             family: queue.family,
             body: delivery.data,
-            properties: Some(delivery.properties),
+            dead_lettered: None,
+            properties: None,
             received_at: chrono::Utc::now(),
-        });
+        };
+        if queue.dead_letters {
+            self.dead_lettered(&mut received, delivery.properties.headers().as_ref());
+        }
+        received.properties = Some(delivery.properties);
+        self.pending.push(received);
+    }
+
+    /// A delivery of the dead-letter queue becomes a rejection of the
+    /// exchange and queue it was first published to and consumed from.
+    fn dead_lettered(&self, received: &mut Received, headers: Option<&FieldTable>) {
+        let origin = topology::dead_letter_origin(headers);
+        if let Some(exchange) = origin.exchange {
+            received.family = self
+                .queues
+                .iter()
+                .find(|spec| !spec.dead_letters && spec.exchange == exchange)
+                .map_or(tach_schema::ExchangeFamily::Generic, |spec| spec.family);
+            received.exchange = exchange;
+        }
+        let dead_queue = received.queue.take().unwrap_or_default();
+        let queue = origin.queue.unwrap_or_else(|| dead_queue.clone());
+        let reason = origin.reason.as_deref().unwrap_or("unknown");
+        received.dead_lettered = Some(format!(
+            "dead-lettered by the broker from queue {queue} to {dead_queue} (reason {reason}): delivered more often than the queue's x-delivery-limit without an acknowledgement"
+        ));
+        received.queue = Some(queue);
     }
 
     /// Hands the pending batch to a writer task: parse, then commit.

@@ -103,6 +103,7 @@ async fn replaying_rejected_messages_after_a_fix_stores_them() {
             body: serde_json::to_vec(&m.body).unwrap(),
             properties: None,
             received_at: Utc::now(),
+            dead_lettered: None,
         })
         .collect();
     // A limit too small for these bodies: every message is rejected as too large.
