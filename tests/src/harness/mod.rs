@@ -12,6 +12,7 @@ mod proxy;
 pub mod python;
 pub mod samples;
 mod services;
+pub mod state;
 
 use std::future::Future;
 use std::time::Duration;
