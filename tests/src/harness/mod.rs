@@ -5,6 +5,7 @@
 
 mod api;
 mod broker;
+pub mod cluster;
 mod database;
 pub mod private;
 pub mod process;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use api::TestApi;
 pub use broker::TestBroker;
+pub use cluster::PrivateCluster;
 pub use database::TestDatabase;
 pub use private::PrivateServices;
 pub use process::{free_address, http, try_http, HttpAnswer, QueryProcess, ServiceProcess};
