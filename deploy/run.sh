@@ -14,13 +14,17 @@ source deploy/lib/processes.sh
 
 usage() {
     cat <<EOF
-Usage: deploy/run.sh [--detach] [--release | --bin-dir DIR] [--rate N] [--no-demo]
+Usage: deploy/run.sh [--detach] [--cluster] [--release | --bin-dir DIR] [--rate N] [--no-demo]
 
 Starts PostgreSQL and RabbitMQ if none answer (private instances under .tach/,
 ports $TACH_PRIVATE_PG_PORT and $TACH_PRIVATE_AMQP_PORT), builds the workspace, starts tach-ingest and
 tach-query, publishes a demo stream with tach-gen and prints where to look.
 
   --detach    leave everything running and return; stop it with deploy/stop.sh
+  --cluster   instead of one RabbitMQ, a private cluster of three nodes
+              (tach-c1..3@localhost, AMQP ports $TACH_CLUSTER_AMQP_PORT-$((TACH_CLUSTER_AMQP_PORT + 2)), deploy/lib/cluster.sh)
+              with quorum queues; tach-ingest lists every node (TACH_CONFIG
+              written to $TACH_CLUSTER_DIR/tach.toml unless TACH_CONFIG is set)
   --release   build and run the release profile
   --bin-dir DIR  run prebuilt tach-ingest, tach-query and tach-gen from DIR; no build
   --rate N    demo messages per second (default ${TACH_DEMO_RATE:-100}; env TACH_DEMO_RATE)
@@ -35,6 +39,7 @@ EOF
 }
 
 detach=0
+cluster=0
 profile=debug
 bin_dir=
 demo=1
@@ -44,6 +49,7 @@ parse_args() {
     while (($#)); do
         case $1 in
             --detach) detach=1 ;;
+            --cluster) cluster=1 ;;
             --release) profile=release ;;
             --bin-dir)
                 [[ -d ${2:-} ]] || tach_die "--bin-dir needs a directory" 2
@@ -94,6 +100,9 @@ cleanup() {
     if [[ ${TACH_KEEP_SERVICES:-0} == 1 ]]; then
         tach_say "TACH_KEEP_SERVICES=1: leaving PostgreSQL and RabbitMQ running"
     else
+        if ((TACH_CLUSTER_STARTED)); then
+            tach_cluster_down || true
+        fi
         tach_services_down || true
     fi
     rm -f "$TACH_RUN_DIR/services.env"
@@ -124,6 +133,44 @@ migrate() {
         tach_show_log "$log_file"
         tach_die "tach-ingest migrate failed (log: $log_file)"
     fi
+}
+
+# Set to 1 when this run started the private cluster.
+TACH_CLUSTER_STARTED=0
+
+# PostgreSQL as tach_services_up makes it available, and RabbitMQ either the
+# same way or, with --cluster, as a private three-node cluster whose nodes
+# tach-ingest lists (quorum queues); tach-gen publishes through node 1.
+services_up() {
+    if ((!cluster)); then
+        tach_services_up
+        return
+    fi
+    local mode=${TACH_SERVICES:-auto}
+    mkdir -p "$TACH_STATE_DIR/logs" || tach_die "cannot create $TACH_STATE_DIR"
+    tach_services_pg_up "$mode" || tach_die "PostgreSQL is not available"
+    export TACH_PG_STARTED
+    tach_cluster_up || tach_die "the private RabbitMQ cluster did not start (deploy/lib/cluster.sh)"
+    TACH_CLUSTER_STARTED=1
+    if [[ -z ${TACH_CONFIG:-} ]]; then
+        local node urls=''
+        for ((node = 1; node <= TACH_CLUSTER_NODES; node++)); do
+            urls+=${urls:+, }\"amqp://guest:guest@127.0.0.1:$(tach_cluster_node_port "$node")/%2f\"
+        done
+        export TACH_CONFIG=$TACH_CLUSTER_DIR/tach.toml
+        cat >"$TACH_CONFIG" <<EOF
+# Written by deploy/run.sh --cluster.
+[[deployment]]
+name = "local"
+amqp_urls = [$urls]
+queue_arguments = { "x-queue-type" = "quorum" }
+EOF
+        tach_say "TACH_CONFIG=$TACH_CONFIG (the cluster's three nodes, quorum queues)"
+    fi
+    # tach-gen takes one node's URL.
+    AMQP_URL=amqp://guest:guest@127.0.0.1:$(tach_cluster_node_port 1)/%2f
+    export AMQP_URL
+    tach_say "DATABASE_URL=$DATABASE_URL"
 }
 
 start_services() {
@@ -224,7 +271,7 @@ main() {
     tach_ensure_curl
     trap cleanup EXIT
     trap 'exit 130' INT TERM HUP
-    tach_services_up
+    services_up
     build
     migrate
     start_services
@@ -233,6 +280,7 @@ main() {
     print_where_to_look
     if ((detach)); then
         tach_save_run_state
+        echo "TACH_CLUSTER_STARTED=$TACH_CLUSTER_STARTED" >>"$TACH_RUN_DIR/services.env"
         trap - EXIT INT TERM HUP
         return 0
     fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops a run started with `deploy/run.sh --detach`: tach-gen, tach-query and
 # tach-ingest (SIGTERM, so ingest commits and acks what it holds), then the
-# private PostgreSQL and RabbitMQ that run started. The machine's own
+# private PostgreSQL and RabbitMQ (or RabbitMQ cluster) that run started. The machine's own
 # PostgreSQL and RabbitMQ are never touched.
 set -euo pipefail
 
@@ -16,7 +16,7 @@ usage() {
 Usage: deploy/stop.sh [--all | --keep-services]
 
   (no flag)        stop tach's processes and the private services the detached run started
-  --all            also stop any private PostgreSQL/RabbitMQ under $TACH_STATE_DIR,
+  --all            also stop any private PostgreSQL/RabbitMQ (or cluster) under $TACH_STATE_DIR,
                    whoever started them (deploy/test.sh with TACH_KEEP_SERVICES=1, say)
   --keep-services  stop only tach's processes
   -h, --help       this text
@@ -34,11 +34,17 @@ esac
 
 tach_stop_tach_processes
 case $services in
-    all) tach_services_down --all ;;
+    all)
+        tach_cluster_down
+        tach_services_down --all
+        ;;
     started)
         if [[ -f $TACH_RUN_DIR/services.env ]]; then
             # shellcheck disable=SC1091 # written by tach_save_run_state
             source "$TACH_RUN_DIR/services.env"
+            if ((${TACH_CLUSTER_STARTED:-0})); then
+                tach_cluster_down
+            fi
             tach_services_down
         fi
         ;;

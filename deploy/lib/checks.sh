@@ -75,7 +75,7 @@ try:
 except ModuleNotFoundError:
     tomllib = None
 if tomllib is not None:
-    allowed = {"name", "amqp_url", "amqp_url_file", "exchange_durable", "queue_arguments", "queue_prefix", "exchange_prefix", "binding"}
+    allowed = {"name", "amqp_url", "amqp_url_file", "amqp_urls", "delivery_limit", "exchange_durable", "queue_arguments", "queue_prefix", "exchange_prefix", "binding"}
     binding_allowed = {"exchange", "family", "routing_keys"}
     with open("deploy/tach.example.toml", "rb") as f:
         config = tomllib.load(f)

@@ -33,6 +33,10 @@ pub struct Received {
     pub properties: Option<lapin::BasicProperties>,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
+    /// Set when it came from the dead-letter queue: the broker gave up
+    /// delivering it, so it is stored as rejected with reason
+    /// `delivery_limit` and this explanation, never parsed.
+    pub dead_lettered: Option<String>,
 }
 
 impl Received {
@@ -82,6 +86,13 @@ fn family_label(family: ExchangeFamily) -> &'static str {
 pub fn prepare(deployment: &str, received: &[Received], max_body_bytes: usize) -> Prepared {
     let mut prepared = Prepared::default();
     for (index, message) in received.iter().enumerate() {
+        if let Some(why) = &message.dead_lettered {
+            prepared.push_rejected(
+                family_label(message.family),
+                message.rejected(deployment, tach_schema::error::DELIVERY_LIMIT, why.clone()),
+            );
+            continue;
+        }
         let delivery = Delivery {
             exchange: &message.exchange,
             routing_key: &message.routing_key,

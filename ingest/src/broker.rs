@@ -177,6 +177,35 @@ pub fn parse(url: &str) -> Result<BrokerAddress, BrokerUrlError> {
     Ok(BrokerAddress { uri, tls })
 }
 
+/// Splits oslo.messaging's multi-host form of an AMQP URL,
+/// `amqp://user:pass@host1:5672,user:pass@host2:5672/vhost?query`, into one
+/// URL per host, in the order given. Each host keeps its own credentials, as
+/// oslo allows (a host without any gets the client's default, guest, as in
+/// oslo); the vhost and the query apply to every host. A URL of one host is
+/// returned as it is. Pure: the URLs are checked by [`parse`] afterwards.
+pub fn node_urls(url: &str) -> Result<Vec<String>, BrokerUrlError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(vec![url.to_owned()]);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authorities, tail) = rest.split_at(authority_end);
+    if !authorities.contains(',') {
+        return Ok(vec![url.to_owned()]);
+    }
+    authorities
+        .split(',')
+        .map(|authority| {
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            if host.is_empty() {
+                return Err(BrokerUrlError::NoHost);
+            }
+            Ok(format!("{scheme}://{authority}{tail}"))
+        })
+        .collect()
+}
+
 /// Why the TLS client could not be set up from its files.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -336,6 +365,8 @@ impl ServerCertVerifier for AnyServerCertificate {
 pub struct Broker {
     address: BrokerAddress,
     tls: Option<RustlsConnector>,
+    /// The URL with its password hidden, naming the node in logs.
+    redacted_url: String,
 }
 
 impl std::fmt::Debug for Broker {
@@ -364,7 +395,16 @@ impl Broker {
     pub fn new(url: &str) -> Result<Broker, BrokerSetupError> {
         let address = parse(url)?;
         let tls = address.tls.as_ref().map(connector).transpose()?;
-        Ok(Broker { address, tls })
+        Ok(Broker {
+            address,
+            tls,
+            redacted_url: crate::config::redact_url(url),
+        })
+    }
+
+    /// The URL with its password hidden, for logs.
+    pub fn redacted_url(&self) -> &str {
+        &self.redacted_url
     }
 
     /// Opens one connection.
@@ -459,6 +499,42 @@ mod tests {
             refusal(&handshake.into()),
             Some("TLS handshake failed: invalid peer certificate: UnknownIssuer".into())
         );
+    }
+
+    #[test]
+    fn multi_host_urls_split_into_one_url_per_host() {
+        assert_eq!(
+            node_urls("amqp://a:pw1@h1:5672,b:pw2@h2:5673/prod?heartbeat=10").unwrap(),
+            [
+                "amqp://a:pw1@h1:5672/prod?heartbeat=10",
+                "amqp://b:pw2@h2:5673/prod?heartbeat=10"
+            ]
+        );
+        assert_eq!(
+            node_urls("amqps://u:p@h1,h2,[::1]:5671").unwrap(),
+            ["amqps://u:p@h1", "amqps://h2", "amqps://[::1]:5671"]
+        );
+        assert_eq!(
+            node_urls("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap(),
+            ["amqp://guest:guest@127.0.0.1:5672/%2f"]
+        );
+        // A comma in the query or the vhost is not a host separator.
+        assert_eq!(
+            node_urls("amqp://h/v,w?x=1,2").unwrap(),
+            ["amqp://h/v,w?x=1,2"]
+        );
+        assert_eq!(
+            node_urls("amqp://u:secret@h1,/v").unwrap_err(),
+            BrokerUrlError::NoHost
+        );
+        assert_eq!(
+            node_urls("amqp://u:secret@h1,u:secret@/v").unwrap_err(),
+            BrokerUrlError::NoHost
+        );
+        for node in node_urls("amqp://a:pw1@10.0.0.1:5672,b:pw2@10.0.0.2/v%2fx").unwrap() {
+            let address = parse(&node).unwrap();
+            assert_eq!(address.uri.vhost, "v/x");
+        }
     }
 
     fn parameter_error(url: &str) -> String {

@@ -84,7 +84,10 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// RabbitMQ URL of the single deployment used when TACH_CONFIG is not set
-    /// (or AMQP_URL_FILE, a file holding it).
+    /// (or AMQP_URL_FILE, a file holding it). oslo.messaging's multi-host form
+    /// `amqp://u:p@host1:5672,u:p@host2:5672/vhost` names the nodes of a
+    /// cluster: tach connects to the first that answers and, when it is lost,
+    /// to the next.
     #[arg(
         long,
         env = "AMQP_URL",
@@ -202,8 +205,20 @@ pub struct ConfigFile {
 pub struct DeploymentConfig {
     /// Shown as Deployment in stacky.
     pub name: String,
-    /// The broker.
+    /// The broker: one URL, or oslo.messaging's multi-host form naming a
+    /// cluster's nodes. Empty when `amqp_urls` is set instead.
+    #[serde(default)]
     pub amqp_url: String,
+    /// The nodes of a RabbitMQ cluster, one URL each, tried in this order
+    /// (instead of `amqp_url`).
+    #[serde(default)]
+    pub amqp_urls: Vec<String>,
+    /// With `x-queue-type = "quorum"`: deliveries of one message after which
+    /// the broker dead-letters it to `<queue_prefix>.dead`, which tach
+    /// drains into `rejected_messages` (reason `delivery_limit`). Fixed when
+    /// a queue is created; later only a policy changes it.
+    #[serde(default = "default_delivery_limit")]
+    pub delivery_limit: u32,
     /// Durability used when tach has to create a publisher's exchange. It must
     /// match the publishers' (oslo.messaging's default: non-durable), or their
     /// declares fail and they drop every notification (CLIENTS.md §1).
@@ -232,6 +247,8 @@ pub enum UrlSetting {
     /// `amqp_url` (or `amqp_url_file`) of a `[[deployment]]` in TACH_CONFIG.
     #[default]
     ConfigFile,
+    /// `amqp_urls` of a `[[deployment]]` in TACH_CONFIG.
+    ConfigFileList,
     /// `AMQP_URL` (or `AMQP_URL_FILE`), without TACH_CONFIG.
     Environment,
 }
@@ -240,6 +257,7 @@ impl std::fmt::Display for UrlSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             UrlSetting::ConfigFile => "amqp_url in TACH_CONFIG",
+            UrlSetting::ConfigFileList => "amqp_urls in TACH_CONFIG",
             UrlSetting::Environment => "AMQP_URL",
         })
     }
@@ -273,12 +291,23 @@ fn default_queue_prefix() -> String {
     "tach".into()
 }
 
+/// RabbitMQ 4's default for quorum queues: enough for a few crashes and
+/// failovers in a row, few enough that a message which kills its consumer
+/// every time is set aside within minutes.
+pub const DEFAULT_DELIVERY_LIMIT: u32 = 20;
+
+fn default_delivery_limit() -> u32 {
+    DEFAULT_DELIVERY_LIMIT
+}
+
 impl DeploymentConfig {
     /// The single deployment used without TACH_CONFIG.
     pub fn single(name: &str, amqp_url: &str) -> DeploymentConfig {
         DeploymentConfig {
             name: name.into(),
             amqp_url: amqp_url.into(),
+            amqp_urls: Vec::new(),
+            delivery_limit: DEFAULT_DELIVERY_LIMIT,
             exchange_durable: false,
             queue_arguments: BTreeMap::new(),
             queue_prefix: default_queue_prefix(),
@@ -317,24 +346,56 @@ impl DeploymentConfig {
         ]
     }
 
-    /// The URL with its password hidden, for logs.
+    /// One URL per broker node, in the order to try them: `amqp_urls`, or
+    /// `amqp_url` split at its hosts ([`crate::broker::node_urls`]).
+    pub fn node_urls(&self) -> Result<Vec<String>, crate::broker::BrokerUrlError> {
+        if self.amqp_urls.is_empty() {
+            return crate::broker::node_urls(&self.amqp_url);
+        }
+        let mut urls = Vec::new();
+        for url in &self.amqp_urls {
+            urls.extend(crate::broker::node_urls(url)?);
+        }
+        Ok(urls)
+    }
+
+    /// The URL (or URLs, comma-separated) with passwords hidden, for logs.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.amqp_url)
+        if self.amqp_urls.is_empty() {
+            return redact_url(&self.amqp_url);
+        }
+        let urls: Vec<String> = self.amqp_urls.iter().map(|url| redact_url(url)).collect();
+        urls.join(", ")
     }
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
+/// `scheme://user:secret@host` → `scheme://user:***@host`, and so for every
+/// host of a multi-host URL.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // A password may hold '/' or '?' only escaped, but a careless one still
+    // must not leak: the authority ends at the last '@' when one follows.
+    let authority_end = match rest.rfind('@') {
+        Some(at) if at > authority_end => rest[at..]
+            .find(['/', '?', '#'])
+            .map_or(rest.len(), |end| at + end),
+        _ => authority_end,
     };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let (authorities, tail) = rest.split_at(authority_end);
+    let hosts: Vec<String> = authorities
+        .split(',')
+        .map(|authority| match authority.rsplit_once('@') {
+            Some((credentials, host)) => match credentials.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => authority.to_owned(),
+            },
+            None => authority.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{}{tail}", hosts.join(","))
 }
 
 /// Reads the deployments: from the TACH_CONFIG file when given, else the single default one.
@@ -394,6 +455,38 @@ fn read_url_files(document: &mut toml::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Each deployment names its broker exactly once: `amqp_url` (or
+/// `amqp_url_file`, already read) or a non-empty `amqp_urls`.
+fn check_url_settings(document: &toml::Value) -> Result<(), String> {
+    let Some(deployments) = document.get("deployment").and_then(toml::Value::as_array) else {
+        return Ok(());
+    };
+    for deployment in deployments.iter().filter_map(toml::Value::as_table) {
+        let name = deployment
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("?");
+        let list = deployment.get("amqp_urls");
+        match (deployment.contains_key("amqp_url"), list) {
+            (true, Some(_)) => {
+                return Err(format!(
+                    "deployment {name}: set amqp_url (or amqp_url_file) or amqp_urls, not both"
+                ))
+            }
+            (false, None) => {
+                return Err(format!(
+                    "deployment {name}: set amqp_url, amqp_url_file or amqp_urls"
+                ))
+            }
+            (false, Some(toml::Value::Array(urls))) if urls.is_empty() => {
+                return Err(format!("deployment {name}: amqp_urls lists no URL"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses a TACH_CONFIG file.
 pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<DeploymentConfig>> {
     use anyhow::Context;
@@ -405,10 +498,16 @@ pub fn read_config_file(path: &PathBuf) -> anyhow::Result<Vec<DeploymentConfig>>
     tach_schema::secrets::expand_toml(&mut document, &lookup)
         .map_err(|why| anyhow::anyhow!("TACH_CONFIG {}: {why}", path.display()))?;
     read_url_files(&mut document)
+        .and_then(|()| check_url_settings(&document))
         .map_err(|why| anyhow::anyhow!("TACH_CONFIG {}: {why}", path.display()))?;
-    let file: ConfigFile = document
+    let mut file: ConfigFile = document
         .try_into()
         .with_context(|| format!("parsing TACH_CONFIG {}", path.display()))?;
+    for deployment in &mut file.deployments {
+        if !deployment.amqp_urls.is_empty() {
+            deployment.url_setting = UrlSetting::ConfigFileList;
+        }
+    }
     anyhow::ensure!(
         !file.deployments.is_empty(),
         "TACH_CONFIG {} lists no [[deployment]]",
@@ -519,6 +618,68 @@ mod tests {
             deployment.redacted_url(),
             "amqp://guest:***@rabbit-1:5672/%2f"
         );
+    }
+
+    #[test]
+    fn a_cluster_is_a_list_or_a_multi_host_url() {
+        // nextest runs each test in a process of its own.
+        std::env::set_var("TACH_TEST_NODE_PASSWORD", "pw");
+        let path = std::env::temp_dir().join(format!("tach-nodes-{}.toml", std::process::id()));
+        let write = |body: &str| {
+            std::fs::write(&path, format!("[[deployment]]\nname = \"r1\"\n{body}")).unwrap()
+        };
+        write("amqp_urls = [\"amqp://t:${TACH_TEST_NODE_PASSWORD}@n1:5672/v\", \"amqp://t:x@n2:5672/v\"]\n");
+        let deployment = read_config_file(&path).unwrap().remove(0);
+        assert_eq!(
+            deployment.node_urls().unwrap(),
+            ["amqp://t:pw@n1:5672/v", "amqp://t:x@n2:5672/v"]
+        );
+        assert_eq!(deployment.url_setting, UrlSetting::ConfigFileList);
+        assert_eq!(
+            deployment.redacted_url(),
+            "amqp://t:***@n1:5672/v, amqp://t:***@n2:5672/v"
+        );
+        assert_eq!(deployment.delivery_limit, DEFAULT_DELIVERY_LIMIT);
+        write("amqp_url = \"amqp://a:pw1@n1:5672,b:pw2@n2/v\"\ndelivery_limit = 5\n");
+        let deployment = read_config_file(&path).unwrap().remove(0);
+        assert_eq!(
+            deployment.node_urls().unwrap(),
+            ["amqp://a:pw1@n1:5672/v", "amqp://b:pw2@n2/v"]
+        );
+        assert_eq!(deployment.url_setting, UrlSetting::ConfigFile);
+        assert_eq!(deployment.redacted_url(), "amqp://a:***@n1:5672,b:***@n2/v");
+        assert_eq!(deployment.delivery_limit, 5);
+        for (body, expected) in [
+            (
+                "amqp_url = \"amqp://n1\"\namqp_urls = [\"amqp://n2\"]\n",
+                "deployment r1: set amqp_url (or amqp_url_file) or amqp_urls, not both",
+            ),
+            ("amqp_urls = []\n", "deployment r1: amqp_urls lists no URL"),
+            (
+                "queue_prefix = \"t\"\n",
+                "deployment r1: set amqp_url, amqp_url_file or amqp_urls",
+            ),
+        ] {
+            write(body);
+            let error = format!("{:#}", read_config_file(&path).unwrap_err());
+            assert!(error.ends_with(expected), "{error}");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn redaction_hides_every_password() {
+        for (url, redacted) in [
+            ("amqp://u:secret@h:5672/%2f", "amqp://u:***@h:5672/%2f"),
+            ("amqp://h:5672/%2f", "amqp://h:5672/%2f"),
+            (
+                "amqp://u:s1@h1,v:s2@h2:5673/x?heartbeat=5",
+                "amqp://u:***@h1,v:***@h2:5673/x?heartbeat=5",
+            ),
+            ("amqp://u:se/cr?et@h/x", "amqp://u:***@h/x"),
+        ] {
+            assert_eq!(redact_url(url), redacted);
+        }
     }
 
     #[test]

@@ -4,7 +4,15 @@
 //! back off, reconnect and carry on (SPEC §4.1, §4.3). Only a refusal before
 //! the deployment has ever consumed ends it (and the process): a wrong
 //! password, vhost or certificate does not mend by waiting.
+//!
+//! A deployment on a RabbitMQ cluster lists several nodes. Each session
+//! connects to the first node that answers, starting after the node of the
+//! previous session, so a lost node is left for the next one. A node that
+//! cannot be reached is skipped; only a round in which every node refused
+//! counts as a refusal, since a node that is down may be the one that
+//! would have accepted.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +21,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, ConnectionProperties};
+use lapin::{Channel, Connection, ConnectionProperties};
 use tach_schema::{BatchOutcome, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -28,24 +36,87 @@ use crate::retry::{self, Backoff, Class, Classify, Stopped};
 use crate::topology::{self, QueueSpec};
 use crate::Settings;
 
-/// A deployment ready to consume: its settings and its broker, whose URL
-/// and certificate files were read when it was made.
+/// A deployment ready to consume: its settings and its broker's nodes,
+/// whose URLs and certificate files were read when it was made.
 #[derive(Debug, Clone)]
 pub struct Deployment {
     /// The settings.
     pub config: DeploymentConfig,
-    /// Its broker.
-    pub broker: Broker,
+    /// The broker's nodes in the order tried: one for a single broker,
+    /// several for a cluster. Never empty.
+    pub nodes: Vec<Broker>,
 }
 
 impl Deployment {
-    /// Reads the deployment's URL and TLS files.
+    /// Reads the deployment's URLs and TLS files; the first bad one refuses
+    /// the start, naming the node when there are several.
     pub fn new(config: DeploymentConfig) -> Result<Deployment, StartRefused> {
-        match Broker::new(&config.amqp_url) {
-            Ok(broker) => Ok(Deployment { config, broker }),
-            Err(error) => Err(StartRefused::new(&config, error.to_string())),
+        let urls = config
+            .node_urls()
+            .map_err(|error| StartRefused::new(&config, error.to_string()))?;
+        let mut nodes = Vec::with_capacity(urls.len());
+        for (index, url) in urls.iter().enumerate() {
+            match Broker::new(url) {
+                Ok(broker) => nodes.push(broker),
+                Err(error) if urls.len() == 1 => {
+                    return Err(StartRefused::new(&config, error.to_string()))
+                }
+                Err(error) => {
+                    let node = crate::config::redact_url(url);
+                    let why = format!("node {} ({node}): {error}", index + 1);
+                    return Err(StartRefused::new(&config, why));
+                }
+            }
+        }
+        Ok(Deployment { config, nodes })
+    }
+}
+
+/// Every node of a cluster failed to connect in one round.
+#[derive(Debug, thiserror::Error)]
+#[error("no broker node answered: {summary}")]
+struct NodesFailed {
+    /// Each node and its error.
+    summary: String,
+    /// When every node refused: the first refusal, naming its node.
+    refusal: Option<String>,
+}
+
+/// Connects to the first of `nodes` that answers, trying them in turn from
+/// `first`; returns the connection and the node's index. With one node its
+/// own error comes back unchanged.
+async fn connect_any(
+    deployment: &str,
+    nodes: &[Broker],
+    first: usize,
+    properties: ConnectionProperties,
+) -> anyhow::Result<(Connection, usize)> {
+    if let [node] = nodes {
+        return Ok((node.connect(properties).await?, 0));
+    }
+    let mut failures = Vec::new();
+    let mut refusals = Vec::new();
+    for step in 0..nodes.len() {
+        let index = (first + step) % nodes.len();
+        let node = &nodes[index];
+        match node.connect(properties.clone()).await {
+            Ok(connection) => return Ok((connection, index)),
+            Err(error) => {
+                tracing::warn!(deployment, node = node.redacted_url(), error = %error, "broker node unavailable, trying the next");
+                if let Some(refusal) = broker::refusal(&error) {
+                    refusals.push(format!("{}: {refusal}", node.redacted_url()));
+                }
+                failures.push(format!("{}: {error}", node.redacted_url()));
+            }
         }
     }
+    let refusal =
+        (refusals.len() == nodes.len()).then(|| format!("every node refused; {}", refusals[0]));
+    Err(NodesFailed {
+        summary: failures.join("; "),
+        refusal,
+    }
+    .into())
 }
 
 /// A deployment that cannot start: one line naming it and its setting.
@@ -83,6 +154,8 @@ pub async fn run(
     metrics::register_deployment(name);
     let what = format!("consumer of deployment {name}");
     let mut sessions = 0u32;
+    // The node the next session tries first.
+    let next_node = AtomicUsize::new(0);
     let result = retry::retry(
         &what,
         Backoff::CONNECT,
@@ -94,7 +167,14 @@ pub async fn run(
                 metrics::reconnected(name);
             }
             let at_start = !health.ever_consumed();
-            let session = session(&deployment, &store, &settings, &health, &shutdown);
+            let session = session(
+                &deployment,
+                &next_node,
+                &store,
+                &settings,
+                &health,
+                &shutdown,
+            );
             async move {
                 session.await.map_err(|failure| SessionFailure {
                     at_start,
@@ -126,6 +206,13 @@ struct SessionFailure {
 impl SessionFailure {
     /// The broker's refusal in the error, if it is one.
     fn refusal(&self) -> Option<String> {
+        if let Some(nodes) = self
+            .error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<NodesFailed>())
+        {
+            return nodes.refusal.clone();
+        }
         self.error
             .chain()
             .find_map(|cause| cause.downcast_ref::<lapin::Error>())
@@ -165,8 +252,9 @@ fn before_consuming(error: impl Into<anyhow::Error>) -> SessionFailure {
 async fn session(
     Deployment {
         config: deployment,
-        broker,
+        nodes,
     }: &Deployment,
+    next_node: &AtomicUsize,
     store: &Store,
     settings: &Settings,
     health: &ConsumerHealth,
@@ -181,7 +269,13 @@ async fn session(
     };
     let properties = ConnectionProperties::default()
         .with_connection_name(format!("tach-ingest {}", deployment.name).into());
-    let connection = broker.connect(properties).await.map_err(before_consuming)?;
+    let first = next_node.load(Ordering::Relaxed);
+    let (connection, node_index) = connect_any(&deployment.name, nodes, first, properties)
+        .await
+        .map_err(before_consuming)?;
+    // Whatever ends this session, the next one starts at the next node.
+    next_node.store((node_index + 1) % nodes.len(), Ordering::Relaxed);
+    let node = nodes[node_index].redacted_url();
     let queues = topology::declare(&connection, deployment)
         .await
         .map_err(before_consuming)?;
@@ -212,7 +306,7 @@ async fn session(
                 .boxed(),
         );
     }
-    tracing::info!(deployment = %deployment.name, url = %deployment.redacted_url(), queues = queues.len(), "consuming");
+    tracing::info!(deployment = %deployment.name, url = %node, node = node_index + 1, nodes = nodes.len(), queues = queues.len(), "consuming");
     health.attached();
     let sampler = match connection.create_channel().await {
         Ok(probe) => Some(tokio::spawn(sample_queues(
@@ -230,6 +324,7 @@ async fn session(
         store.clone(),
         settings.clone(),
         channel.clone(),
+        queues.clone(),
     );
     let result = loop_state
         .consume(stream::select_all(deliveries), shutdown)
@@ -308,6 +403,8 @@ struct BatchLoop {
     batch_deadline: Option<tokio::time::Instant>,
     writers: JoinSet<Written>,
     acks: AckFrontier,
+    /// The session's queues, to find the family of a dead-lettered message.
+    queues: Vec<QueueSpec>,
     /// Cancelled when shutdown's deadline passes: writers stuck retrying give up.
     abandon: CancellationToken,
 }
@@ -318,8 +415,10 @@ impl BatchLoop {
         store: Store,
         settings: Settings,
         channel: Channel,
+        queues: Vec<QueueSpec>,
     ) -> BatchLoop {
         BatchLoop {
+            queues,
             destination,
             store,
             settings,
@@ -369,15 +468,42 @@ impl BatchLoop {
             self.batch_deadline = Some(tokio::time::Instant::now() + self.settings.batch_linger);
         }
         self.pending_tags.push(delivery.delivery_tag);
-        self.pending.push(Received {
+        let mut received = Received {
             exchange: delivery.exchange.as_str().to_owned(),
             routing_key: delivery.routing_key.as_str().to_owned(),
             queue: Some(queue.name.clone()),
             family: queue.family,
             body: delivery.data,
-            properties: Some(delivery.properties),
+            dead_lettered: None,
+            properties: None,
             received_at: chrono::Utc::now(),
-        });
+        };
+        if queue.dead_letters {
+            self.dead_lettered(&mut received, delivery.properties.headers().as_ref());
+        }
+        received.properties = Some(delivery.properties);
+        self.pending.push(received);
+    }
+
+    /// A delivery of the dead-letter queue becomes a rejection of the
+    /// exchange and queue it was first published to and consumed from.
+    fn dead_lettered(&self, received: &mut Received, headers: Option<&FieldTable>) {
+        let origin = topology::dead_letter_origin(headers);
+        if let Some(exchange) = origin.exchange {
+            received.family = self
+                .queues
+                .iter()
+                .find(|spec| !spec.dead_letters && spec.exchange == exchange)
+                .map_or(tach_schema::ExchangeFamily::Generic, |spec| spec.family);
+            received.exchange = exchange;
+        }
+        let dead_queue = received.queue.take().unwrap_or_default();
+        let queue = origin.queue.unwrap_or_else(|| dead_queue.clone());
+        let reason = origin.reason.as_deref().unwrap_or("unknown");
+        received.dead_lettered = Some(format!(
+            "dead-lettered by the broker from queue {queue} to {dead_queue} (reason {reason}): delivered more often than the queue's x-delivery-limit without an acknowledgement"
+        ));
+        received.queue = Some(queue);
     }
 
     /// Hands the pending batch to a writer task: parse, then commit.

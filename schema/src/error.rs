@@ -68,8 +68,9 @@ impl ParseError {
     }
 
     /// Every code [`ParseError::code`] can return, plus `database_rejected`
-    /// for a message PostgreSQL refused; used to export zeroes at startup.
-    pub const CODES: [&'static str; 9] = [
+    /// for a message PostgreSQL refused and [`DELIVERY_LIMIT`] for one the
+    /// broker dead-lettered; used to export zeroes at startup.
+    pub const CODES: [&'static str; 10] = [
         "too_large",
         "invalid_json",
         "not_an_object",
@@ -79,5 +80,11 @@ impl ParseError {
         "missing_field",
         "invalid_field",
         "database_rejected",
+        DELIVERY_LIMIT,
     ];
 }
+
+/// The reason of a message that RabbitMQ dead-lettered after more
+/// deliveries than its quorum queue's `x-delivery-limit`, each without an
+/// acknowledgement: tach stores it as it came, unparsed.
+pub const DELIVERY_LIMIT: &str = "delivery_limit";

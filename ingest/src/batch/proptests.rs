@@ -355,6 +355,7 @@ proptest! {
             body,
             properties: Some(properties),
             received_at: chrono::Utc::now(),
+            dead_lettered: None,
         };
         let prepared = prepare("test", std::slice::from_ref(&received), 1024);
         prop_assert_eq!(prepared.events.len() + prepared.rejected.len(), 1);

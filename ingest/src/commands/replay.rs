@@ -141,6 +141,7 @@ fn received_of_line(line: &str, families: &BTreeMap<String, ExchangeFamily>) -> 
             body: serde_json::to_vec(&parsed.body).unwrap_or_default(),
             properties: None,
             received_at: Utc::now(),
+            dead_lettered: None,
         },
         // Not a replay line: kept whole, and rejected by the parser with its reason.
         Err(_) => Received {
@@ -151,6 +152,7 @@ fn received_of_line(line: &str, families: &BTreeMap<String, ExchangeFamily>) -> 
             body: line.as_bytes().to_vec(),
             properties: None,
             received_at: Utc::now(),
+            dead_lettered: None,
         },
     }
 }
@@ -220,6 +222,7 @@ pub async fn replay_rejected(
                     body: row.body.clone(),
                     properties: None,
                     received_at: row.received_at,
+                    dead_lettered: None,
                 })
                 .collect();
             commit_chunk(

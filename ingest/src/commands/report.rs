@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use sqlx::PgPool;
-use tach_schema::store::generate_summary;
+use tach_schema::store::{generate_summary, store_scheduled_summary};
 use tach_schema::PoolSettings;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +67,9 @@ const DAILY_CATCH_UP: i64 = 2;
 
 /// At start and then every hour, a few minutes past: stores each missing
 /// report of the past hours and days ([`catch_up`]), so an hour tach-ingest
-/// was down, or a run that failed, is made up at the next run.
+/// was down, or a run that failed, is made up at the next run. Every
+/// tach-ingest process runs it; each period's report is still stored once
+/// ([`store_scheduled_summary`] locks the period and checks first).
 pub async fn schedule(pool: PgPool, shutdown: CancellationToken) {
     loop {
         catch_up(&pool, Utc::now()).await;
@@ -84,7 +86,7 @@ pub async fn schedule(pool: PgPool, shutdown: CancellationToken) {
 
 /// Stores the hourly reports of the last day's complete hours and the daily
 /// reports of the last two complete days that are not stored yet; returns
-/// how many it stored.
+/// how many it stored (none that another process stored meanwhile).
 pub async fn catch_up(pool: &PgPool, now: DateTime<Utc>) -> usize {
     let this_hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
     let today = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
@@ -123,16 +125,15 @@ async fn stored_periods(
     Ok(periods.into_iter().collect())
 }
 
-/// Stores one scheduled report; true when it did.
+/// Stores one scheduled report unless it is stored; true when this call did.
 async fn store_scheduled(pool: &PgPool, start: DateTime<Utc>, hours: u32) -> bool {
     let end = period_end(start, hours);
-    match generate_summary(
+    match store_scheduled_summary(
         pool,
         start,
         end,
         DEFAULT_PERCENTILE,
         DEFAULT_TOO_LONG_SECONDS,
-        None,
     )
     .await
     {

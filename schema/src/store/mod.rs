@@ -28,7 +28,7 @@ use crate::event::Event;
 
 pub use partitions::{drop_older_than, DroppedPartition};
 pub use rejected::{PendingRejected, Rejected};
-pub use reports::generate_summary;
+pub use reports::{generate_summary, store_scheduled_summary};
 
 /// Why a batch did not commit.
 #[derive(Debug, thiserror::Error)]

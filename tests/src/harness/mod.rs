@@ -5,6 +5,7 @@
 
 mod api;
 mod broker;
+pub mod cluster;
 mod database;
 pub mod private;
 pub mod process;
@@ -13,12 +14,14 @@ pub mod python;
 pub mod samples;
 mod services;
 pub mod sse;
+pub mod state;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use api::TestApi;
 pub use broker::TestBroker;
+pub use cluster::PrivateCluster;
 pub use database::TestDatabase;
 pub use private::PrivateServices;
 pub use process::{free_address, http, try_http, HttpAnswer, QueryProcess, ServiceProcess};

@@ -103,6 +103,7 @@ async fn replaying_rejected_messages_after_a_fix_stores_them() {
             body: serde_json::to_vec(&m.body).unwrap(),
             properties: None,
             received_at: Utc::now(),
+            dead_lettered: None,
         })
         .collect();
     // A limit too small for these bodies: every message is rejected as too large.
@@ -276,6 +277,75 @@ async fn the_report_schedule_makes_up_missing_reports() {
     let later = now + chrono::TimeDelta::hours(1);
     assert_eq!(report::catch_up(&db.pool, later).await, 1);
     assert_eq!(db.count("reports").await, 27);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn three_schedulers_started_together_store_each_report_once() {
+    let db = TestDatabase::create().await;
+    let store = Store::new(db.pool.clone());
+    store.deployment_id("region-1").await.unwrap();
+    let now: chrono::DateTime<Utc> = "2026-03-04T05:06:07Z".parse().unwrap();
+    // Three processes: a pool each, all catching up at the same moment.
+    let mut pools = Vec::new();
+    for _ in 0..3 {
+        pools.push(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .connect(&db.url)
+                .await
+                .unwrap(),
+        );
+    }
+    let (first, second, third) = tokio::join!(
+        report::catch_up(&pools[0], now),
+        report::catch_up(&pools[1], now),
+        report::catch_up(&pools[2], now),
+    );
+    assert_eq!(
+        first + second + third,
+        26,
+        "each of the 26 periods stored by exactly one process ({first}, {second}, {third})"
+    );
+    let list = "SELECT id, to_char(period_start, 'MM-DD HH24:MI') AS start,
+                       extract(epoch FROM period_end - period_start)::int AS seconds, created
+                FROM reports ORDER BY period_end - period_start DESC, period_start";
+    let stored = db.json_rows(list).await;
+    let rows = stored.as_array().unwrap();
+    let periods: Vec<(String, i64)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row["start"].as_str().unwrap().to_owned(),
+                row["seconds"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        ("03-02 00:00".to_owned(), 86399),
+        ("03-03 00:00".to_owned(), 86399),
+    ];
+    for hour in 0..24 {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-03T05:00:00Z").unwrap()
+            + chrono::TimeDelta::hours(hour);
+        expected.push((at.format("%m-%d %H:%M").to_string(), 3599));
+    }
+    assert_eq!(periods, expected);
+    // Starting them again changes nothing: no report is replaced.
+    let (first, second, third) = tokio::join!(
+        report::catch_up(&pools[0], now),
+        report::catch_up(&pools[1], now),
+        report::catch_up(&pools[2], now),
+    );
+    assert_eq!((first, second, third), (0, 0, 0));
+    assert_eq!(
+        db.json_rows(list).await,
+        stored,
+        "ids and creation times unchanged"
+    );
+    for pool in pools {
+        pool.close().await;
+    }
     db.drop_database().await;
 }
 

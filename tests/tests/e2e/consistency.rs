@@ -9,6 +9,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tach_ingest::Settings;
 use tach_tests::gen::{generate, Message, Rng, Scenario};
+use tach_tests::harness::state::derived_state;
 use tach_tests::harness::{self, TestApi, TestBroker, TestDatabase, TestIngest};
 use tach_tests::publish::Publisher;
 
@@ -25,115 +26,6 @@ fn scenario() -> Scenario {
         products: 1,
         ..Scenario::default()
     }
-}
-
-/// Every derived table, without tach's event ids (which depend on arrival order).
-pub(crate) async fn derived_state(db: &TestDatabase) -> Value {
-    let queries = [
-        "SELECT instance, operation, request_id, seq, start_when, end_when, duration_us FROM timings ORDER BY 1, 2, 3, 4",
-        "SELECT operation, hour, bucket, n, total_us FROM timing_buckets ORDER BY 1, 2, 3",
-        "SELECT request_id, instance, start_when, end_when, operation, tenant, duration_us FROM kpi_trackers ORDER BY 1, 3, 2",
-        "SELECT * FROM usage_launches ORDER BY instance, request_id",
-        "SELECT * FROM usage_deletes ORDER BY instance, launched_at",
-        "SELECT * FROM usage_exists ORDER BY instance, message_id",
-        "SELECT message_id, uuid, created_at, owner, size FROM image_usage ORDER BY message_id",
-        "SELECT message_id, uuid, deleted_at FROM image_deletes ORDER BY message_id",
-        "SELECT message_id, position, uuid, created_at, deleted_at, audit_period_beginning,
-                audit_period_ending, owner, size, status
-         FROM image_exists ORDER BY message_id, position",
-        "SELECT * FROM event_names ORDER BY 1, 2",
-        "SELECT * FROM event_hosts ORDER BY 1, 2",
-        "SELECT * FROM event_tenants ORDER BY 1",
-        "SELECT operation, day, bucket, n, total_us FROM timing_buckets_daily ORDER BY 1, 2, 3",
-        "SELECT operation, bucket, n, total_us FROM timing_buckets_total ORDER BY 1, 2",
-    ];
-    let mut state = Vec::new();
-    for query in queries {
-        let rows = db.json_rows(query).await;
-        assert!(
-            rows.as_array().is_some_and(|rows| !rows.is_empty()),
-            "derived rows exist for {query}"
-        );
-        state.push(rows);
-    }
-    // The rollups are the hourly aggregates summed per day and overall.
-    let regrouped = [
-        "SELECT operation, date_trunc('day', hour) AS day, bucket, sum(n)::bigint AS n,
-                sum(total_us)::bigint AS total_us
-         FROM timing_buckets GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        "SELECT operation, bucket, sum(n)::bigint AS n, sum(total_us)::bigint AS total_us
-         FROM timing_buckets GROUP BY 1, 2 ORDER BY 1, 2",
-    ];
-    let rollups = &state[state.len() - 2..];
-    for (query, rollup) in regrouped.iter().zip(rollups) {
-        assert_eq!(&db.json_rows(query).await, rollup, "{query}");
-    }
-    state.push(release_counts(db).await);
-    state.push(report_of_whole_stream(db).await);
-    Value::Array(state)
-}
-
-/// The running release totals, checked against counting the releases.
-async fn release_counts(db: &TestDatabase) -> Value {
-    let totals = db
-        .json_rows(
-            "SELECT kind, key, releases, normal_successful, normal_failed,
-                    rollback_successful, rollback_failed
-             FROM release_counts WHERE releases > 0 ORDER BY 1, 2",
-        )
-        .await;
-    let recount = db
-        .json_rows(
-            "SELECT g.kind, g.key, count(*) AS releases,
-                    count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND NOT r.rollback) AS normal_successful,
-                    count(*) FILTER (WHERE r.status = 'FAILED' AND NOT r.rollback) AS normal_failed,
-                    count(*) FILTER (WHERE r.status = 'SUCCESSFUL' AND r.rollback) AS rollback_successful,
-                    count(*) FILTER (WHERE r.status = 'FAILED' AND r.rollback) AS rollback_failed
-             FROM releases r CROSS JOIN LATERAL (
-                      SELECT 'global', 'global'
-                      UNION ALL SELECT 'user', r.\"user\"
-                      UNION ALL SELECT 'team', r.team
-                      UNION ALL SELECT 'platform', jsonb_array_elements_text(r.platforms)
-                      UNION ALL SELECT DISTINCT 'package', p.name FROM release_packages p
-                                WHERE p.release_id = r.id
-                  ) AS g (kind, key)
-             WHERE g.key IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        )
-        .await;
-    assert!(
-        totals.as_array().is_some_and(|rows| !rows.is_empty()),
-        "the stream's releases are counted"
-    );
-    assert_eq!(
-        totals, recount,
-        "release_counts equals counting the releases"
-    );
-    totals
-}
-
-/// The summary report of the stream's whole period, without the deployment
-/// names (each run has its own).
-async fn report_of_whole_stream(db: &TestDatabase) -> Value {
-    let (first, last): (DateTime<Utc>, DateTime<Utc>) =
-        sqlx::query_as("SELECT min(\"when\"), max(\"when\") FROM raw_events")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    let id = tach_schema::store::generate_summary(&db.pool, first, last, 97, 1800, None)
-        .await
-        .unwrap()
-        .expect("a report for every deployment");
-    let mut body: Value = sqlx::query_scalar("SELECT body::jsonb FROM reports WHERE id = $1")
-        .bind(id)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    body[0]
-        .as_object_mut()
-        .expect("element 0 is the metadata")
-        .remove("cells");
-    assert!(body.as_array().unwrap().len() > 3, "the report has rows");
-    body
 }
 
 /// Ingests `messages` in the given order with `consumers` concurrent

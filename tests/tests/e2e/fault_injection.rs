@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use tach_tests::gen::{generate, Message, Rng, Scenario};
 use tach_tests::harness::python::{self, RawMessage};
+use tach_tests::harness::state::{first_difference, longest_stall, sample_progress, stored_state};
 use tach_tests::harness::{PrivateServices, TestBroker, TestDatabase};
 use tach_tests::publish::Publisher;
 use tokio::process::{Child, Command};
@@ -322,54 +323,6 @@ async fn terminate(mut child: Child, what: &str) {
     );
 }
 
-/// Stored events plus rejected rows, or None while the database is away.
-async fn progress(pool: &sqlx::PgPool) -> Option<i64> {
-    sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM raw_events) + (SELECT count(*) FROM rejected_messages)",
-    )
-    .fetch_one(pool)
-    .await
-    .ok()
-}
-
-/// Samples [`progress`] every 100 ms from `started` until `stop`.
-fn sample_progress(
-    pool: sqlx::PgPool,
-    started: Instant,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<Vec<(Duration, i64)>> {
-    tokio::spawn(async move {
-        let mut samples = Vec::new();
-        while !stop.is_cancelled() {
-            if let Some(count) = progress(&pool).await {
-                samples.push((started.elapsed(), count));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        samples
-    })
-}
-
-/// What a scenario stored and derived, for comparison with the reference.
-async fn state(db: &TestDatabase) -> Value {
-    let derived = crate::consistency::derived_state(db).await;
-    let queries = [
-        "SELECT message_id, family, exchange, routing_key, is_error, event, \"when\", publisher, service,
-                host, instance, request_id, tenant, state, old_state, old_task, task, image_uuid, body::text
-         FROM raw_events ORDER BY message_id",
-        "SELECT DISTINCT reason, exchange, routing_key, md5(body) FROM rejected_messages ORDER BY 1, 2, 3, 4",
-        "SELECT uuid, signature, product, version, os_name, process FROM crash_reports ORDER BY uuid",
-        "SELECT product, version, hour, signature, os_name, process, total FROM crash_signature_hours ORDER BY 1, 2, 3, 4, 5, 6",
-        "SELECT id, tag, status, stime, ftime, duration, notes FROM releases ORDER BY id",
-        "SELECT * FROM release_packages ORDER BY 1, 2",
-    ];
-    let mut rows = Vec::new();
-    for query in queries {
-        rows.push(db.json_rows(query).await);
-    }
-    json!({"derived": derived, "rows": rows})
-}
-
 /// One scenario's figures.
 struct Report {
     published: usize,
@@ -561,7 +514,7 @@ async fn run_scenario(
         rejected: rejected_rows,
         drain: drained,
         longest_stall,
-        state: state(&db).await,
+        state: stored_state(&db).await,
     };
     println!(
         "fault injection: {what:<32} published {:>6}  stored {:>6}  rejected {:>4} ({} rows)  duplicates absorbed {:>5} (published twice: {})  drained in {:>5.1} s  longest stall {:>4.1} s  (server away {:.1} s)  restarts {restarts}",
@@ -592,43 +545,6 @@ async fn stored_and_rejected_distinct(db: &TestDatabase) -> (i64, i64) {
     .fetch_one(&db.pool)
     .await
     .unwrap_or((-1, -1))
-}
-
-/// Where two states first differ: the path and both values, cut short.
-fn first_difference(expected: &Value, got: &Value) -> Option<String> {
-    match (expected, got) {
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (x, y))| first_difference(x, y).map(|d| format!("[{i}]{d}"))),
-        (Value::Object(a), Value::Object(b)) if a.len() == b.len() => {
-            a.iter().find_map(|(k, x)| match b.get(k) {
-                Some(y) => first_difference(x, y).map(|d| format!(".{k}{d}")),
-                None => Some(format!(".{k}: missing")),
-            })
-        }
-        _ if expected == got => None,
-        _ => {
-            let cut = |v: &Value| v.to_string().chars().take(600).collect::<String>();
-            Some(format!(": expected {} got {}", cut(expected), cut(got)))
-        }
-    }
-}
-
-/// The longest time between two samples at which the count went up.
-fn longest_stall(samples: &[(Duration, i64)]) -> Duration {
-    let mut longest = Duration::ZERO;
-    let mut last_progress = Duration::ZERO;
-    let mut last_count = 0;
-    for &(at, count) in samples {
-        if count > last_count {
-            longest = longest.max(at - last_progress);
-            last_progress = at;
-            last_count = count;
-        }
-    }
-    longest
 }
 
 #[tokio::test]

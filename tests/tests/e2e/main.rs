@@ -7,6 +7,7 @@ pub const INGEST: &str = env!("CARGO_BIN_EXE_tach-ingest-under-test");
 /// The test copy of tach-query.
 pub const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
 
+mod cluster;
 mod commands;
 mod consistency;
 mod edge;

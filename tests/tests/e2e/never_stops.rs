@@ -176,6 +176,7 @@ fn received(messages: &[Message]) -> Vec<Received> {
             body: message.body_bytes(),
             properties: None,
             received_at: Utc::now(),
+            dead_lettered: None,
         })
         .collect()
 }
