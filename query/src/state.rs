@@ -1,5 +1,7 @@
 //! What every handler can reach.
 
+use std::time::Duration;
+
 use sqlx::PgPool;
 
 use crate::auth::TokenAuth;
@@ -24,11 +26,14 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// Product the Socorro middleware searches when a request names none.
     pub default_product: String,
+    /// `/readyz` answers 503 while the read pool is a standby further
+    /// behind its primary than this (`TACH_QUERY_MAX_REPLICA_LAG_SECS`).
+    pub max_replica_lag: Duration,
 }
 
 impl AppState {
     /// Reads and writes through `pool`, release writes open, no tokens
-    /// issued, the seed's default product.
+    /// issued, the seed's default product, the default replica lag bound.
     pub fn new(pool: PgPool) -> AppState {
         AppState {
             write_pool: pool.clone(),
@@ -37,6 +42,7 @@ impl AppState {
             tokens: TokenAuth::default(),
             read_token: None,
             default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
+            max_replica_lag: Duration::from_secs(crate::config::DEFAULT_MAX_REPLICA_LAG_SECS),
         }
     }
 }
