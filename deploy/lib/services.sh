@@ -43,6 +43,8 @@ TACH_AMQP_STARTED=${TACH_AMQP_STARTED:-0}
 
 # shellcheck source=deploy/lib/tls.sh
 source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
+# shellcheck source=deploy/lib/replica.sh
+source "$(dirname "${BASH_SOURCE[0]}")/replica.sh"
 
 tach_say() { printf 'tach: %s\n' "$*" >&2; }
 tach_fail() { printf 'tach: error: %s\n' "$*" >&2; return 1; }
