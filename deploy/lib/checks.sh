@@ -70,6 +70,39 @@ for path in sorted(glob.glob("deploy/k8s/*.yaml")):
 for path in sorted(glob.glob("deploy/prometheus/*.yml")):
     load_all(path)
 
+# Grafana: the provisioned data source, and dashboards whose every query
+# names it (tests/tests/e2e/metrics.rs checks the PromQL itself).
+import json
+
+sources = []
+for path in sorted(glob.glob("deploy/grafana/provisioning/*/*.yml")):
+    for doc in load_all(path):
+        if doc.get("apiVersion") != 1:
+            fail(path, "expected apiVersion: 1")
+        sources += [s.get("uid") for s in doc.get("datasources", [])]
+dashboards = sorted(glob.glob("deploy/grafana/dashboards/*.json"))
+if not dashboards:
+    fail("deploy/grafana/dashboards", "no dashboard")
+for path in dashboards:
+    try:
+        with open(path) as f:
+            dashboard = json.load(f)
+    except ValueError as error:
+        fail(path, f"not JSON: {error}")
+        continue
+    for key in ("uid", "title", "panels"):
+        if key not in dashboard:
+            fail(path, f"lacks {key}")
+    panels = list(dashboard.get("panels", []))
+    for panel in panels:
+        panels += panel.get("panels", [])
+        uid = (panel.get("datasource") or {}).get("uid")
+        if panel.get("type") != "row" and uid not in sources:
+            fail(path, f"panel {panel.get('title')!r} uses data source {uid!r}, not a provisioned one")
+        for target in panel.get("targets", []):
+            if not target.get("expr"):
+                fail(path, f"panel {panel.get('title')!r} has a target without expr")
+
 try:
     import tomllib
 except ModuleNotFoundError:

@@ -45,6 +45,8 @@ TACH_AMQP_STARTED=${TACH_AMQP_STARTED:-0}
 source "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 # shellcheck source=deploy/lib/cluster.sh
 source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
+# shellcheck source=deploy/lib/replica.sh
+source "$(dirname "${BASH_SOURCE[0]}")/replica.sh"
 
 tach_say() { printf 'tach: %s\n' "$*" >&2; }
 tach_fail() { printf 'tach: error: %s\n' "$*" >&2; return 1; }

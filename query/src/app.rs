@@ -17,6 +17,7 @@ use crate::access;
 use crate::edge::{self, AskedPath, Routes};
 use crate::error::{self, ApiError, Family};
 use crate::metrics;
+use crate::replica::Replication;
 pub use crate::state::AppState;
 
 /// Every route with its handler and operation: the families' and tach's own.
@@ -164,29 +165,90 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `{"status": …}` of `/readyz`.
+/// `{"status": …}` of `/readyz`, with the read pool's replication once the
+/// schema is current.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct Readiness {
-    /// `ready`, `waiting for migrations` or `database unavailable`.
+    /// `ready`, `waiting for migrations`, `database unavailable`, `replica
+    /// lag over the bound` or `replica lag unknown`.
     status: String,
+    /// `primary` or `replica`: what the read pool (TACH_QUERY_DATABASE_URL) is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_pool: Option<&'static str>,
+    /// A replica's lag in seconds: 0 while it streams and has replayed all
+    /// it received, else the age of its last replayed commit. Absent on a
+    /// primary, and when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica_lag_seconds: Option<f64>,
+    /// WAL a replica received but has not replayed yet. Absent on a primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica_lag_bytes: Option<f64>,
+    /// TACH_QUERY_MAX_REPLICA_LAG_SECS, with a replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_replica_lag_seconds: Option<u64>,
 }
 
-/// Readiness: the database answers and its schema is current.
+impl Readiness {
+    fn status(status: &str) -> Readiness {
+        Readiness {
+            status: status.to_owned(),
+            read_pool: None,
+            replica_lag_seconds: None,
+            replica_lag_bytes: None,
+            max_replica_lag_seconds: None,
+        }
+    }
+
+    /// The answer for a read pool of `replication`, with schema current.
+    fn of(replication: Replication, max_lag: Duration) -> (StatusCode, Readiness) {
+        let reason = replication.unready_reason(max_lag);
+        let mut body = Readiness::status(reason.unwrap_or("ready"));
+        match replication {
+            Replication::Primary => body.read_pool = Some("primary"),
+            Replication::Standby {
+                lag_seconds,
+                unreplayed_bytes,
+            } => {
+                body.read_pool = Some("replica");
+                body.replica_lag_seconds = lag_seconds;
+                body.replica_lag_bytes = Some(unreplayed_bytes);
+                body.max_replica_lag_seconds = Some(max_lag.as_secs());
+            }
+        }
+        let status = match reason {
+            None => StatusCode::OK,
+            Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (status, body)
+    }
+}
+
+/// Readiness: the database answers, its schema is current and, when the read
+/// pool is a standby, it trails its primary by at most
+/// TACH_QUERY_MAX_REPLICA_LAG_SECS.
 #[utoipa::path(get, path = "/readyz", tag = "tach", responses(
     (status = 200, description = "Ready", body = Readiness),
     (status = 503, description = "Not ready, and why", body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (status, text) = match tach_schema::database::schema_is_current(&state.pool).await {
-        Ok(true) => (StatusCode::OK, "ready"),
-        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "waiting for migrations"),
-        Err(error) => {
-            tracing::warn!(error = %error, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    let unavailable = |error: sqlx::Error| {
+        tracing::warn!(error = %error, "readiness check failed");
+        let body = Readiness::status("database unavailable");
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    };
+    match tach_schema::database::schema_is_current(&state.pool).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let body = Readiness::status("waiting for migrations");
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
         }
+        Err(error) => return unavailable(error),
+    }
+    let replication = match crate::replica::measure(&state.pool).await {
+        Ok(replication) => replication,
+        Err(error) => return unavailable(error),
     };
-    let body = Readiness {
-        status: text.to_owned(),
-    };
+    metrics::replication(&replication);
+    let (status, body) = Readiness::of(replication, state.max_replica_lag);
     (status, Json(body)).into_response()
 }
 

@@ -9,6 +9,9 @@ use tach_schema::logging::LogFormat;
 /// The Socorro middleware's default product, as the seed gives it.
 pub const DEFAULT_PRODUCT: &str = "Firefox";
 
+/// The default of TACH_QUERY_MAX_REPLICA_LAG_SECS.
+pub const DEFAULT_MAX_REPLICA_LAG_SECS: u64 = 30;
+
 /// Settings that may carry a password or a token, each also read from the
 /// file its `<NAME>_FILE` names (a mounted secret); `--help` never shows
 /// their values.
@@ -42,6 +45,16 @@ pub struct Config {
     /// DATABASE_URL when unset.
     #[arg(long, env = "TACH_QUERY_DATABASE_URL", hide_env_values = true)]
     pub query_database_url: Option<String>,
+
+    /// Longest replication lag, in seconds, of a read pool that is a
+    /// streaming standby before `/readyz` answers 503. The lag is 0 while
+    /// the standby streams and has replayed all it received (an idle
+    /// primary sends nothing), else the age of its last replayed commit.
+    /// Ignored when the read pool is a primary.
+    #[arg(long, env = "TACH_QUERY_MAX_REPLICA_LAG_SECS",
+          default_value_t = DEFAULT_MAX_REPLICA_LAG_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_replica_lag_secs: u64,
 
     /// Address to listen on.
     #[arg(long, env = "TACH_QUERY_ADDR", default_value = "127.0.0.1:8000")]

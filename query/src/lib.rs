@@ -12,7 +12,8 @@
 //!   (route tables, path spellings, a path's family), [`params`] (shared
 //!   parameter documentation), [`hours`] (hour and window arithmetic),
 //!   [`sql`] (SQL pieces), [`openapi`] (the document), [`metrics`],
-//!   [`access`] (request ids and the access log), [`config`].
+//!   [`access`] (request ids and the access log), [`replica`] (the read
+//!   pool's replication lag), [`config`].
 //! - [`process`]: what the binary runs.
 
 pub mod access;
@@ -27,6 +28,7 @@ pub mod openapi;
 pub mod params;
 pub mod process;
 pub mod releases;
+pub mod replica;
 pub mod socorro;
 pub mod sql;
 pub mod stacky;

@@ -57,6 +57,19 @@ async fn run() -> anyhow::Result<()> {
         .local_addr()
         .context("reading the listener's address")?;
     tracing::info!(address = %address, "serving");
+    // The sampler stops with the server; a write pool that is the read pool
+    // is sampled once, as "read". Its first sample is recorded at once, so
+    // the recorder goes in first (serve installs it again, which is a no-op).
+    crate::metrics::install();
+    let distinct_write_pool = config
+        .query_database_url
+        .is_some()
+        .then(|| write_pool.clone());
+    tokio::spawn(crate::replica::sample_periodically(
+        pool.clone(),
+        distinct_write_pool,
+        shutdown.clone(),
+    ));
     let state = crate::AppState {
         pool,
         write_pool,
@@ -65,6 +78,7 @@ async fn run() -> anyhow::Result<()> {
         read_token: config.read_token,
         default_product: config.default_product,
         shutdown: shutdown.clone(),
+        max_replica_lag: Duration::from_secs(config.max_replica_lag_secs),
     };
     crate::serve(listener, state, request_timeout, shutdown).await
 }

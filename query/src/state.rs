@@ -1,5 +1,7 @@
 //! What every handler can reach.
 
+use std::time::Duration;
+
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -28,11 +30,14 @@ pub struct AppState {
     /// Cancelled when the server stops: endless answers (the live stream)
     /// end then, so the graceful shutdown does not wait for them.
     pub shutdown: CancellationToken,
+    /// `/readyz` answers 503 while the read pool is a standby further
+    /// behind its primary than this (`TACH_QUERY_MAX_REPLICA_LAG_SECS`).
+    pub max_replica_lag: Duration,
 }
 
 impl AppState {
     /// Reads and writes through `pool`, release writes open, no tokens
-    /// issued, the seed's default product.
+    /// issued, the seed's default product, the default replica lag bound.
     pub fn new(pool: PgPool) -> AppState {
         AppState {
             write_pool: pool.clone(),
@@ -42,6 +47,7 @@ impl AppState {
             read_token: None,
             default_product: crate::config::DEFAULT_PRODUCT.to_owned(),
             shutdown: CancellationToken::new(),
+            max_replica_lag: Duration::from_secs(crate::config::DEFAULT_MAX_REPLICA_LAG_SECS),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod private;
 pub mod process;
 mod proxy;
 pub mod python;
+pub mod replica;
 pub mod samples;
 mod services;
 pub mod sse;
@@ -26,6 +27,7 @@ pub use database::TestDatabase;
 pub use private::PrivateServices;
 pub use process::{free_address, http, try_http, HttpAnswer, QueryProcess, ServiceProcess};
 pub use proxy::ChaosProxy;
+pub use replica::PrivateReplica;
 pub use services::{test_settings, TestIngest, TestQuery};
 
 /// The PostgreSQL server tests create their databases on.

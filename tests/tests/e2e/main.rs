@@ -25,6 +25,7 @@ mod orlo_auth;
 mod oslo_messaging;
 mod reads;
 mod releases;
+mod replica;
 mod secrets;
 mod socorro;
 mod stacky;

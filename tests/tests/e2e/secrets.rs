@@ -61,6 +61,7 @@ fn help_shows_the_settings_but_never_their_secret_values() {
     let help = text(&run(QUERY, &["--help"], &env));
     for setting in [
         "TACH_QUERY_DATABASE_URL",
+        "TACH_QUERY_MAX_REPLICA_LAG_SECS",
         "TACH_API_TOKEN_FILE",
         "TACH_READ_TOKEN_FILE",
         "TACH_TOKEN_SECRET_FILE",
