@@ -117,6 +117,11 @@ main() {
     if promtool=$(tach_ensure_promtool); then
         export TACH_PROMTOOL=$promtool
     fi
+    # The console's tests drive a real browser; without one they fail and say so.
+    local chromium
+    if chromium=$(tach_ensure_chromium); then
+        export TACH_CHROMIUM=$chromium
+    fi
 
     local test_status=0 check_status=0
     local -a profile_args

@@ -527,6 +527,17 @@ tach_ensure_curl() {
 # Finds promtool, else unpacks it from Debian's prometheus package into
 # <state>/tools without installing the package: installing it would also start
 # a Prometheus server on :9090. Prints promtool's path.
+# Debian's Chromium for the console's browser tests (Playwright cannot fetch
+# its own browser here); prints its path.
+tach_ensure_chromium() {
+    local candidate
+    for candidate in "${TACH_CHROMIUM:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+        if [[ -n $candidate && -x $candidate ]]; then echo "$candidate"; return 0; fi
+    done
+    tach_apt_install chromium >&2 || return 1
+    [[ -x /usr/bin/chromium ]] && echo /usr/bin/chromium
+}
+
 tach_ensure_promtool() {
     local tools=$TACH_STATE_DIR/tools log_file=$TACH_STATE_DIR/logs/apt.log work deb
     if command -v promtool >/dev/null 2>&1; then command -v promtool; return 0; fi

@@ -27,6 +27,7 @@ pub fn route_tables() -> Vec<Routes> {
         crate::stacky::routes(),
         crate::socorro::routes(),
         crate::releases::routes(),
+        crate::ui::routes(),
     ]
 }
 

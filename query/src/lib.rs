@@ -7,6 +7,7 @@
 //!   the OpenAPI document and the layers around them.
 //! - [`stacky`], [`socorro`], [`releases`]: the three API families, each a
 //!   route table of handlers with their OpenAPI operations.
+//! - [`ui`]: the operator's console at `/ui/`, over those families' JSON.
 //! - Shared below them: [`state`] (what handlers reach), [`error`] (the one
 //!   error type and each family's shape), [`auth`] (who may write), [`edge`]
 //!   (route tables, path spellings, a path's family), [`params`] (shared
@@ -33,6 +34,7 @@ pub mod socorro;
 pub mod sql;
 pub mod stacky;
 pub mod state;
+pub mod ui;
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ pub const QUERY: &str = env!("CARGO_BIN_EXE_tach-query-under-test");
 mod cluster;
 mod commands;
 mod consistency;
+mod console;
 mod edge;
 mod fault_injection;
 mod glance_usage;
