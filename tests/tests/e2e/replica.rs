@@ -189,6 +189,33 @@ async fn reads_come_from_the_standby_and_readyz_follows_its_lag() {
             "{path}"
         );
     }
+    // The live stream reads the standby too: from the feed's start, every
+    // nova event of the first stream, once.
+    let mut stream = tach_tests::harness::sse::EventStream::open(
+        query.address,
+        "/stacky/watch/0/stream",
+        Some("0-0"),
+    )
+    .await;
+    let nova: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM raw_events WHERE family = 'nova' ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let mut pushed: Vec<i64> = stream
+        .take(nova.len(), Duration::from_secs(30))
+        .await
+        .iter()
+        .map(|message| {
+            serde_json::from_str::<Value>(&message.data).unwrap()[0]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(stream.next(Duration::from_secs(1)).await, None);
+    drop(stream);
+    pushed.sort_unstable();
+    assert_eq!(pushed, nova);
     // tach-query's read sessions are on the standby, none on the primary.
     assert!(reader_sessions(&standby, &db.name).await > 0);
     assert_eq!(reader_sessions(&db.pool, &db.name).await, 0);
