@@ -61,11 +61,7 @@ pub async fn drain_with_tach_ingest(
     namespace: &Namespace,
     messages: &[Message],
 ) -> anyhow::Result<(Phase, Option<u64>)> {
-    namespace.declare().await?;
-    let publisher =
-        Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
-    publisher.publish(messages, None).await?;
-    publisher.close().await?;
+    publish_backlog(namespace, messages).await?;
     println!("tach-ingest draining {} messages:", messages.len());
     let config = IngestConfig::new(&database.url, namespace)?;
     let service = Service::ingest(&context.binaries, &config).await?;
@@ -77,6 +73,16 @@ pub async fn drain_with_tach_ingest(
     let phase = Phase::between(&started, &samples[samples.len() - 1]);
     println!("  tach-ingest: {:.0} msg/s", phase.rate());
     Ok((phase, peak))
+}
+
+/// Declares tach's queues in `namespace` and publishes `messages` into
+/// them, so that they wait there as a backlog for tach-ingest to drain.
+pub async fn publish_backlog(namespace: &Namespace, messages: &[Message]) -> anyhow::Result<()> {
+    namespace.declare().await?;
+    let publisher =
+        Publisher::connect(&namespace.broker.amqp_url, &namespace.broker.prefix).await?;
+    publisher.publish(messages, None).await?;
+    publisher.close().await
 }
 
 fn report(messages: &[Message], ceilings: &Ceilings, tach: &Phase, peak: Option<u64>) -> Report {

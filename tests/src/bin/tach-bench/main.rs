@@ -19,6 +19,7 @@ mod scratch;
 mod services;
 mod stream;
 mod system;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,6 +138,24 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
     },
+    /// tach-ingest's rate with 1, 2 and 4 processes consuming the same queues.
+    ///
+    /// Each configuration drains the same mixed stream, published as a backlog into a
+    /// fresh database and fresh broker names of one deployment, with every process started
+    /// at once; timed from when all answer until their counters together reach the
+    /// stream's length. --runs rounds, interleaved (1, 2, 4, 1, 2, 4, …), so drift hits
+    /// every configuration alike. Prints each run's rate and machine-wide CPU µs per
+    /// message, each configuration's median and its ratio to the first's, what the
+    /// database's backends waited on (pg_stat_activity, sampled every 100 ms), and checks
+    /// that every run stored each event once, rejected only the unparseable messages and
+    /// left the first run's row count in every table but live_commits and reports, whose
+    /// counts depend on timing (fails otherwise). Not part of `all`.
+    Workers {
+        #[command(flatten)]
+        stream: stream::StreamArgs,
+        #[command(flatten)]
+        workers: workers::WorkersArgs,
+    },
     /// ingest, query (which runs growth) and footprint, with every peak RSS seen.
     All {
         #[command(flatten)]
@@ -174,6 +193,7 @@ impl Command {
             Command::Growth { .. } => "growth",
             Command::Query { .. } => "query",
             Command::Footprint { .. } => "footprint",
+            Command::Workers { .. } => "workers",
             Command::All { .. } => "all",
             Command::CeilingDrain { .. } => "ceiling-drain",
             Command::CeilingLoad { .. } => "ceiling-load",
@@ -307,6 +327,14 @@ async fn dispatch(
                 ..query::LoadArgs::default()
             };
             vec![footprint::run(context, &stream, &load, &[]).await?]
+        }
+        Command::Workers { stream, workers } => {
+            let outcome = workers::run(context, &stream, &workers).await?;
+            outcome.report.write(&json_path("workers"))?;
+            if !outcome.exact {
+                anyhow::bail!("workers: a run did not leave the exact state (see above)");
+            }
+            return Ok(());
         }
         Command::All {
             stream,

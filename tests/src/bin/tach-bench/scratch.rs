@@ -100,29 +100,19 @@ impl ScratchDatabase {
         )
         .await
         .with_context(|| format!("creating database {name}"))?;
-        let migrated = tokio::process::Command::new(binaries.path("tach-ingest")?)
-            .arg("migrate")
-            .env("DATABASE_URL", &url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .await
-            .context("running tach-ingest migrate")?;
-        if !migrated.status.success() {
-            anyhow::bail!(
-                "tach-ingest migrate failed on {name}: {}",
-                String::from_utf8_lossy(&migrated.stderr)
-            );
-        }
-        register(Created::Database {
-            server: server.to_owned(),
-            name: name.clone(),
-        });
-        Ok(ScratchDatabase {
+        let database = ScratchDatabase {
             server: server.to_owned(),
             name,
             url,
             pool,
-        })
+        };
+        register(database.created());
+        if let Err(error) = migrate(binaries, &database).await {
+            // Created but unusable: drop it rather than leave it behind.
+            let _ = database.finish(false).await;
+            return Err(error);
+        }
+        Ok(database)
     }
 
     fn created(&self) -> Created {
@@ -142,6 +132,25 @@ impl ScratchDatabase {
         }
         drop_database(&self.server, &self.name).await
     }
+}
+
+/// Migrates `database` with the tach-ingest binary under test.
+async fn migrate(binaries: &Binaries, database: &ScratchDatabase) -> anyhow::Result<()> {
+    let migrated = tokio::process::Command::new(binaries.path("tach-ingest")?)
+        .arg("migrate")
+        .env("DATABASE_URL", &database.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .context("running tach-ingest migrate")?;
+    if !migrated.status.success() {
+        anyhow::bail!(
+            "tach-ingest migrate failed on {}: {}",
+            database.name,
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+    }
+    Ok(())
 }
 
 async fn drop_database(server: &str, name: &str) -> anyhow::Result<()> {
