@@ -137,7 +137,12 @@ async fn readyz_follows_the_consumers_while_a_missing_broker_is_waited_for() {
     let deployment = broker.deployment(&broker.amqp_url).name;
     // The broker's address, where nothing listens yet.
     let address = free_address();
-    let through_proxy = format!("amqp://guest:guest@{address}/%2f");
+    // The test's own vhost (deploy/test.sh gives each run one), through the proxy.
+    let vhost = broker
+        .amqp_url
+        .rsplit_once('/')
+        .map_or("%2f", |(_, vhost)| vhost);
+    let through_proxy = format!("amqp://guest:guest@{address}/{vhost}");
     let config = broker.config_file(&through_proxy);
     let config_path = config.to_string_lossy().into_owned();
     let mut ingest = ServiceProcess::ingest(
