@@ -105,6 +105,18 @@ impl From<sqlx::Error> for ApiError {
             {
                 ApiError::TimedOut
             }
+            // 40001 serialization_failure (also what a standby raises when
+            // replay cancels a read that conflicts with it), 40P01
+            // deadlock_detected, 57P01–57P03 (the server shutting down or
+            // starting): the same request can succeed when tried again.
+            sqlx::Error::Database(database_error)
+                if matches!(
+                    database_error.code().as_deref(),
+                    Some("40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                ) =>
+            {
+                ApiError::Unavailable(sqlx::Error::Database(database_error))
+            }
             // SQLSTATE class 22, data exception: a value from the request
             // that PostgreSQL cannot take (a NUL byte in text, a number or
             // date out of its range). The request's fault, and the message

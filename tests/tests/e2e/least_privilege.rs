@@ -163,3 +163,33 @@ async fn a_statement_over_the_statement_timeout_is_a_503_in_the_familys_shape() 
     pool.close().await;
     database.drop_database().await;
 }
+
+#[tokio::test]
+async fn database_errors_that_pass_are_503s_and_only_those() {
+    let database = TestDatabase::create().await;
+    let raised = |code: &'static str| {
+        let pool = database.pool.clone();
+        async move {
+            let statement = format!(
+                "DO $$ BEGIN RAISE EXCEPTION 'raised by the test' USING ERRCODE = '{code}'; END $$"
+            );
+            let error = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .expect_err("the statement raises");
+            tach_query::error::ApiError::from(error).status().as_u16()
+        }
+    };
+    // A standby's replay conflict, a deadlock, a server going down: try again.
+    for code in ["40001", "40P01", "57P01"] {
+        assert_eq!(raised(code).await, 503, "{code}");
+    }
+    assert_eq!(raised("57014").await, 503, "statement timeout");
+    assert_eq!(
+        raised("22P02").await,
+        400,
+        "a value the database cannot take"
+    );
+    assert_eq!(raised("XX000").await, 500, "anything else is a bug");
+    database.drop_database().await;
+}
