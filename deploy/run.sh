@@ -217,19 +217,21 @@ print_where_to_look() {
 
 tach is running.
 
+  Console       $query_url/ui/   (live events, instances, timings, crashes, releases)
   Query API     $query_url
     curl -s '$query_url/stacky/deployments/'
     curl -s '$query_url/stacky/events/?service=nova'
     curl -s '$query_url/stacky/summary/'
     curl -s '$query_url/stacky/kpi/'
     curl -s '$query_url/stacky/watch/0/?service=nova'
+    curl -sN '$query_url/stacky/watch/0/stream'      # pushed as committed (Ctrl-C ends it)
     curl -s '$query_url/products/versions/'
     curl -s '$query_url/crashes/signatures/?product=Firefox&version=<a version listed above>'
     curl -s '$query_url/releases'
     curl -s '$query_url/environments'
   Metrics       curl -s $query_url/metrics      (tach-query)
                 curl -s $ingest_url/metrics      (tach-ingest)
-  Health        $query_url/healthz  $query_url/readyz  $ingest_url/healthz
+  Health        $query_url/healthz  $query_url/readyz  $ingest_url/healthz  $ingest_url/readyz
   Logs          $TACH_LOG_DIR/tach-ingest.log
                 $TACH_LOG_DIR/tach-query.log
                 $TACH_LOG_DIR/tach-gen.log
