@@ -80,37 +80,53 @@ struct Batch {
     events: Json<Vec<LiveRow>>,
 }
 
+/// A poll's row: the snapshot's xmin, and a batch unless none was found.
+#[derive(sqlx::FromRow)]
+struct Polled {
+    xmin: i64,
+    xact: Option<i64>,
+    deployment: Option<String>,
+    events: Option<Json<Vec<LiveRow>>>,
+}
+
 /// The batches at or after `from` that every reader will ever see there,
-/// and the snapshot's xmin, below which the feed is final.
+/// and the snapshot's xmin, below which the feed is final. One statement,
+/// so the rows and the xmin come from one snapshot
+/// (`pg_current_snapshot()` is the statement's).
 async fn poll(
     pool: &PgPool,
     from: Position,
     deployment_id: Option<i32>,
 ) -> Result<(Vec<Batch>, u64), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // One snapshot for both statements: the rows and the xmin agree.
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let xmin: i64 =
-        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(&mut *tx)
-            .await?;
-    let batches = sqlx::query_as::<_, Batch>(
-        "SELECT c.xact::text::bigint AS xact, d.name AS deployment, c.events
-           FROM live_commits c JOIN deployments d ON d.id = c.deployment_id
-          WHERE c.xact >= $1::text::xid8 AND c.xact < $2::text::xid8
-            AND ($3::int IS NULL OR c.deployment_id = $3)
-          ORDER BY c.xact
-          LIMIT $4",
+    let rows = sqlx::query_as::<_, Polled>(
+        "WITH snapshot AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+         SELECT s.xmin::text::bigint AS xmin, b.xact, b.deployment, b.events
+           FROM snapshot s
+           LEFT JOIN LATERAL (
+                SELECT c.xact::text::bigint AS xact, d.name AS deployment, c.events
+                  FROM live_commits c JOIN deployments d ON d.id = c.deployment_id
+                 WHERE c.xact >= $1::text::xid8 AND c.xact < s.xmin
+                   AND ($2::int IS NULL OR c.deployment_id = $2)
+                 ORDER BY c.xact
+                 LIMIT $3) b ON true
+          ORDER BY b.xact",
     )
     .bind(from.xact.to_string())
-    .bind(xmin.to_string())
     .bind(deployment_id)
     .bind(BATCHES_PER_POLL)
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
-    tx.commit().await?;
+    let xmin = rows.first().map_or(0, |row| row.xmin);
+    let batches = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(Batch {
+                xact: row.xact?,
+                deployment: row.deployment?,
+                events: row.events?,
+            })
+        })
+        .collect();
     Ok((batches, u64::try_from(xmin).unwrap_or(0)))
 }
 

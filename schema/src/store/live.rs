@@ -32,18 +32,6 @@ pub struct LiveRow(
 );
 
 impl LiveRow {
-    fn of(id: i64, event: &Event) -> LiveRow {
-        LiveRow(
-            id,
-            event.is_error,
-            event.family.as_str().to_owned(),
-            event.when.timestamp_micros(),
-            event.event_type.clone(),
-            event.instance.clone(),
-            event.image_uuid.clone(),
-        )
-    }
-
     /// The event's time.
     pub fn when(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.3).unwrap_or_default()
@@ -59,9 +47,21 @@ pub async fn record(
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<LiveRow> = events
+    // Borrowed tuples serialize as the same arrays [`LiveRow`] reads back,
+    // without copying the batch's strings.
+    let rows: Vec<_> = events
         .iter()
-        .map(|(id, event)| LiveRow::of(*id, event))
+        .map(|(id, event)| {
+            (
+                *id,
+                event.is_error,
+                event.family.as_str(),
+                event.when.timestamp_micros(),
+                event.event_type.as_str(),
+                event.instance.as_deref(),
+                event.image_uuid.as_deref(),
+            )
+        })
         .collect();
     sqlx::query(
         "INSERT INTO live_commits (xact, deployment_id, events) \

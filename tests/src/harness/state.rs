@@ -1,7 +1,8 @@
 //! What tests compare: the state a stream of events leaves in the database
 //! (stored events, rejections and everything derived from them), where two
 //! states first differ, and how ingest progressed over time (its longest
-//! stall). Shared by the consistency, fault-injection and cluster tests.
+//! stall), and the stream the fault tests publish. Shared by the
+//! consistency, fault-injection and cluster tests.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,51 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::TestDatabase;
+use crate::gen::{generate, Message, Rng, Scenario};
+
+/// The fault tests' stream: over 20,000 generated events of three days,
+/// 5 % of them again (redeliveries a publisher retried), and how many
+/// events of each type it holds.
+pub struct FaultStream {
+    /// The events, in time order.
+    pub events: Vec<Message>,
+    /// Copies of some of them.
+    pub duplicates: Vec<Message>,
+    /// Events per event type.
+    pub per_type: std::collections::BTreeMap<String, i64>,
+}
+
+/// [`FaultStream`] of `seed`.
+pub fn fault_stream(seed: u64) -> FaultStream {
+    let events = generate(&Scenario {
+        seed,
+        start: Utc::now() - chrono::TimeDelta::days(3),
+        instances: 600,
+        images: 40,
+        crashes: 400,
+        releases: 20,
+        products: 5,
+        ..Scenario::default()
+    });
+    assert!(events.len() >= 20_000, "{} events", events.len());
+    let mut per_type = std::collections::BTreeMap::new();
+    for message in &events {
+        let inner = message.inner().expect("generated messages are JSON");
+        let event_type = inner["event_type"].as_str().expect("an event type");
+        *per_type.entry(event_type.to_owned()).or_default() += 1;
+    }
+    let mut rng = Rng::new(seed);
+    let duplicates = events
+        .iter()
+        .filter(|_| rng.below(100) < 5)
+        .cloned()
+        .collect();
+    FaultStream {
+        events,
+        duplicates,
+        per_type,
+    }
+}
 
 /// Every derived table, without tach's event ids (which depend on arrival order).
 pub async fn derived_state(db: &TestDatabase) -> Value {

@@ -13,9 +13,10 @@ use lapin::{Connection, ConnectionProperties};
 use serde_json::json;
 use sqlx::Row;
 use tach_ingest::config::{QueueArgument, ReplayArgs};
-use tach_tests::gen::{generate, Message, Rng, Scenario};
+use tach_tests::gen::Message;
 use tach_tests::harness::state::{
-    first_difference, longest_stall, progress, sample_progress, stored_state,
+    fault_stream, first_difference, longest_stall, progress, sample_progress, stored_state,
+    FaultStream,
 };
 use tach_tests::harness::{
     self, test_settings, PrivateCluster, ServiceProcess, TestBroker, TestDatabase, TestIngest,
@@ -38,29 +39,11 @@ struct Stream {
 }
 
 fn stream() -> Stream {
-    let events = generate(&Scenario {
-        seed: 1515,
-        start: chrono::Utc::now() - chrono::TimeDelta::days(3),
-        instances: 600,
-        images: 40,
-        crashes: 400,
-        releases: 20,
-        products: 5,
-        ..Scenario::default()
-    });
-    assert!(events.len() >= 20_000, "{} events", events.len());
-    let mut per_type: BTreeMap<String, i64> = BTreeMap::new();
-    for message in &events {
-        let inner = message.inner().expect("generated messages are JSON");
-        let event_type = inner["event_type"].as_str().expect("an event type");
-        *per_type.entry(event_type.to_owned()).or_default() += 1;
-    }
-    let mut rng = Rng::new(1515);
-    let duplicates: Vec<Message> = events
-        .iter()
-        .filter(|_| rng.below(100) < 5)
-        .cloned()
-        .collect();
+    let FaultStream {
+        events,
+        duplicates,
+        per_type,
+    } = fault_stream(1515);
     let count = events.len();
     let mut messages = events;
     messages.extend(duplicates);

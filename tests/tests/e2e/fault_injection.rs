@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::Row;
-use tach_tests::gen::{generate, Message, Rng, Scenario};
+use tach_tests::gen::{Message, Rng};
 use tach_tests::harness::python::{self, RawMessage};
-use tach_tests::harness::state::{first_difference, longest_stall, sample_progress, stored_state};
+use tach_tests::harness::state::{
+    fault_stream, first_difference, longest_stall, sample_progress, stored_state, FaultStream,
+};
 use tach_tests::harness::{PrivateServices, TestBroker, TestDatabase};
 use tach_tests::publish::Publisher;
 use tokio::process::{Child, Command};
@@ -199,31 +201,13 @@ fn poison(rounds: usize) -> Vec<Poison> {
 }
 
 fn stream() -> Stream {
-    let events = generate(&Scenario {
-        seed: 1414,
-        start: chrono::Utc::now() - chrono::TimeDelta::days(3),
-        instances: 600,
-        images: 40,
-        crashes: 400,
-        releases: 20,
-        products: 5,
-        ..Scenario::default()
-    });
-    assert!(events.len() >= 20_000, "{} events", events.len());
-    let mut rng = Rng::new(1414);
-    let duplicates: Vec<Message> = events
-        .iter()
-        .filter(|_| rng.below(100) < 5)
-        .cloned()
-        .collect();
+    let FaultStream {
+        events,
+        duplicates,
+        mut per_type,
+    } = fault_stream(1414);
     // At least 1 % of the published messages: 13 kinds per round.
     let poison = poison(events.len() / 100 / 13 + 2);
-    let mut per_type: BTreeMap<String, i64> = BTreeMap::new();
-    for message in &events {
-        let inner = message.inner().expect("generated messages are JSON");
-        let event_type = inner["event_type"].as_str().expect("an event type");
-        *per_type.entry(event_type.to_owned()).or_default() += 1;
-    }
     let stored_poison = poison
         .iter()
         .filter(|p| p.outcome == Outcome::Stored)

@@ -57,7 +57,12 @@ async fn stored_by_family(db: &TestDatabase) -> BTreeMap<String, i64> {
 
 /// Starts ingest for a fresh database and broker namespace.
 pub async fn start() -> (TestDatabase, TestBroker, TestIngest, Publisher) {
-    let db = TestDatabase::create().await;
+    start_on(&harness::database_url()).await
+}
+
+/// [`start`], the database on the PostgreSQL server of URL `server`.
+pub async fn start_on(server: &str) -> (TestDatabase, TestBroker, TestIngest, Publisher) {
+    let db = TestDatabase::create_on(server).await;
     let broker = TestBroker::new();
     let ingest = TestIngest::start(
         &db.url,

@@ -11,12 +11,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tach_schema::PoolSettings;
 use tach_tests::gen::{generate, Message, Scenario};
-use tach_tests::harness::{
-    self, http, PrivateReplica, ServiceProcess, TestApi, TestBroker, TestDatabase, TestIngest,
-};
-use tach_tests::publish::Publisher;
+use tach_tests::harness::{self, http, PrivateReplica, ServiceProcess, TestApi};
 
-use crate::ingest::{inner, wait_for_count, wait_for_queues};
+use crate::ingest::{inner, start_on, wait_for_count, wait_for_queues};
 
 /// The primary's port; the standby takes the next.
 const BASE_PORT: u16 = 56450;
@@ -127,21 +124,9 @@ fn ready_on_replica() -> Value {
 async fn reads_come_from_the_standby_and_readyz_follows_its_lag() {
     let replica = PrivateReplica::start("tach-replica", BASE_PORT)
         .unwrap_or_else(|error| panic!("a primary and a standby: {error}"));
-    let db = TestDatabase::create_on(&replica.primary_server_url()).await;
+    let (db, broker, ingest, publisher) = start_on(&replica.primary_server_url()).await;
     let standby_url = replica.standby_url(&db.name);
     let standby = standby_pool(&standby_url).await;
-
-    let broker = TestBroker::new();
-    let ingest = TestIngest::start(
-        &db.url,
-        vec![broker.deployment(&broker.amqp_url)],
-        harness::test_settings(),
-    )
-    .await;
-    let publisher = Publisher::connect(&broker.amqp_url, &broker.prefix)
-        .await
-        .unwrap();
-    publisher.declare_exchanges().await.unwrap();
     wait_for_queues(&broker).await;
     let first = generate(&scenario(11));
     publisher.publish(&first, None).await.unwrap();
